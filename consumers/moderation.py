@@ -1,0 +1,55 @@
+"""The moderation dashboard socket: live chat in, moderator commands out."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from ingest.models import ChatSource
+from ingest.publish import MODERATION_GROUP
+from ingest.serializers import source_dict
+from ingest.services import ServiceError, update_message
+
+from .base import CLOSE_UNAUTHORIZED, CommandError, FrameConsumer, command, user_has_role
+from .protocol import MessageUpdate, Ping
+
+MODERATOR_ROLES = ("moderator",)
+
+
+class ModerationConsumer(FrameConsumer):
+    channel = "moderation"
+
+    async def authorize(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CLOSE_UNAUTHORIZED
+        return await self.is_moderator()
+
+    async def is_moderator(self) -> bool:
+        user = self.scope.get("user")
+        return await user_has_role(getattr(user, "pk", None), *MODERATOR_ROLES)
+
+    async def groups_for(self):
+        return [MODERATION_GROUP]
+
+    async def hello(self):
+        sources = await database_sync_to_async(
+            lambda: [source_dict(s) for s in ChatSource.objects.all()]
+        )()
+        return {"user": self.scope["user"].get_username(), "sources": sources}
+
+    @command("message.update", MessageUpdate, permission="is_moderator")
+    async def message_update(self, frame: MessageUpdate):
+        try:
+            message = await database_sync_to_async(update_message)(
+                user=self.scope["user"],
+                message_id=frame.message_id,
+                changes=frame.model_dump(exclude={"message_id"}, exclude_none=True),
+                via="dashboard",
+            )
+        except ServiceError as exc:
+            raise CommandError(exc.code, exc.message) from exc
+        return {"message": message}
+
+    @command("ping", Ping)
+    async def ping(self, frame: Ping):
+        return {"pong": True}

@@ -1,0 +1,119 @@
+"""Schemas of every frame on the moderation socket (see docs/protocol.md).
+
+Client frames are validated with these models; tests validate every server frame against the
+server models, so the documentation and the wire cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- client -> server -----------------------------------------------------------------------
+class MessageUpdate(_Frame):
+    message_id: int = Field(gt=0)
+    status: Literal["new", "reviewed", "sent", "ignored"] | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    display_selected: bool | None = None
+    pinned: bool | None = None
+
+
+class Ping(_Frame):
+    pass
+
+
+# --- server -> client -----------------------------------------------------------------------
+class ServerFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+
+
+class Hello(ServerFrame):
+    type: Literal["hello"]
+    protocol: int
+    channel: str
+    user: str | None = None
+    sources: list[dict] = []
+
+
+class Ack(ServerFrame):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["ack"]
+    ref: str | int | None
+
+
+class Error(ServerFrame):
+    type: Literal["error"]
+    ref: str | int | None
+    code: str
+    message: str
+    details: list[dict] | None = None
+
+
+class ChatMessages(ServerFrame):
+    type: Literal["chat.messages"]
+    messages: list[dict]
+
+
+class ChatUpdated(ServerFrame):
+    type: Literal["chat.updated"]
+    messages: list[dict]
+
+
+class ChatModeration(ServerFrame):
+    type: Literal["chat.moderation"]
+    events: list[dict]
+
+
+class MessageUpdated(ServerFrame):
+    type: Literal["message.updated"]
+    message: dict
+    by: str | None
+    changes: dict
+
+
+class DisplayReordered(ServerFrame):
+    type: Literal["display.reordered"]
+    order: list[int]
+    by: str | None
+
+
+class SourceStatus(ServerFrame):
+    type: Literal["source.status"]
+    source: dict
+
+
+class SourceSessions(ServerFrame):
+    type: Literal["source.sessions"]
+    sessions: list[dict]
+
+
+SERVER_FRAMES = {
+    m.model_fields["type"].annotation.__args__[0]: m
+    for m in (
+        Hello,
+        Ack,
+        Error,
+        ChatMessages,
+        ChatUpdated,
+        ChatModeration,
+        MessageUpdated,
+        DisplayReordered,
+        SourceStatus,
+        SourceSessions,
+    )
+}
+
+
+def validate_server_frame(frame: dict) -> ServerFrame:
+    """Raise if ``frame`` is not a documented server frame."""
+    model = SERVER_FRAMES.get(frame.get("type"))
+    if model is None:
+        raise ValueError(f"undocumented server frame type {frame.get('type')!r}")
+    return model.model_validate(frame)

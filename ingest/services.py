@@ -1,0 +1,99 @@
+"""Services: every write a person makes to chat goes through here, then ONE event is published.
+
+Callers (websocket consumers, API views, admin actions) stay thin.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import ChatMessage, MessageAction, MessageStatus
+from .publish import MODERATION_GROUP, publish_sync
+from .serializers import message_dict
+
+EDITABLE = ("status", "note", "display_selected", "pinned")
+
+
+class ServiceError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def update_message(*, user, message_id: int, changes: dict, via: str = "dashboard") -> dict:
+    """Change a message's moderation fields, record who/when, publish ``message.updated``."""
+    changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    if not changes:
+        raise ServiceError(
+            "invalid", "nothing to change: give status, note, display_selected or pinned"
+        )
+    if "status" in changes and changes["status"] not in MessageStatus.values:
+        raise ServiceError("invalid", f"status must be one of {', '.join(MessageStatus.values)}")
+    with transaction.atomic():
+        msg = ChatMessage.objects.select_for_update().filter(pk=message_id).first()
+        if msg is None:
+            raise ServiceError("not_found", f"message {message_id} does not exist")
+        diff = {}
+        for field, value in changes.items():
+            old = getattr(msg, field)
+            if old != value:
+                diff[field] = [old, value]
+                setattr(msg, field, value)
+        if changes.get("display_selected") and msg.platform_state != "visible":
+            raise ServiceError(
+                "removed_on_platform",
+                f"this message was {msg.get_platform_state_display().lower()}: it cannot be displayed",
+            )
+        if "display_selected" in diff and msg.display_selected and msg.display_order is None:
+            top = ChatMessage.objects.filter(display_selected=True).aggregate(
+                m=Max("display_order")
+            )["m"]
+            msg.display_order = (top or 0) + 1
+        if "status" in diff:
+            msg.reviewed_by = user
+            msg.reviewed_at = timezone.now()
+        if diff:
+            msg.save()
+            MessageAction.objects.create(message=msg, user=user, via=via, changes=diff)
+        data = message_dict(
+            msg, reviewed_by_name=msg.reviewed_by.get_username() if msg.reviewed_by else None
+        )
+        if diff:
+            frame = {
+                "type": "message.updated",
+                "message": data,
+                "by": user.get_username() if user else None,
+                "changes": {k: v[1] for k, v in diff.items()},
+            }
+            transaction.on_commit(lambda: publish_sync(MODERATION_GROUP, frame))
+    return data
+
+
+def reorder_display(*, user, order: list[int], via: str = "api") -> list[int]:
+    """Set display_order from a list of message ids (seed 000's /api/manage/reorder/)."""
+    if len(set(order)) != len(order):
+        raise ServiceError("invalid", "order contains the same id twice")
+    with transaction.atomic():
+        found = set(
+            ChatMessage.objects.filter(pk__in=order, display_selected=True).values_list(
+                "pk", flat=True
+            )
+        )
+        missing = [i for i in order if i not in found]
+        if missing:
+            raise ServiceError("invalid", f"not selected for display: {missing}")
+        rows = list(ChatMessage.objects.filter(pk__in=order))
+        position = {mid: i + 1 for i, mid in enumerate(order)}
+        for row in rows:
+            row.display_order = position[row.pk]
+        ChatMessage.objects.bulk_update(rows, ["display_order"])
+        frame = {
+            "type": "display.reordered",
+            "order": order,
+            "by": user.get_username() if user else None,
+        }
+        transaction.on_commit(lambda: publish_sync(MODERATION_GROUP, frame))
+    return order

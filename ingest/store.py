@@ -1,0 +1,360 @@
+"""Write a batch of normalized events in a few queries (never a query per message).
+
+Per batch: one SELECT + at most two writes for authors, one SELECT + one INSERT for messages,
+one UPDATE per source for the resume cursor; moderation, edits and session changes are rare and
+cost a few queries each. Re-delivered events (same platform id) are skipped, never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .events import MESSAGE_KINDS, ChatEvent, Kind
+from .models import (
+    ChatAuthor,
+    ChatMessage,
+    ChatSource,
+    LiveSession,
+    ModerationEvent,
+    PlatformState,
+)
+from .serializers import message_dict, moderation_dict, session_dict
+
+log = logging.getLogger(__name__)
+
+# How far back a whole-chat clear reaches (platform clears only what is on screen).
+CLEAR_WINDOW = timedelta(hours=24)
+
+_STATE_FOR_KIND = {
+    Kind.DELETION: PlatformState.DELETED,
+    Kind.BAN: PlatformState.BANNED,
+    Kind.TIMEOUT: PlatformState.TIMED_OUT,
+    Kind.CLEAR: PlatformState.CLEARED,
+}
+
+
+@dataclass
+class StoredBatch:
+    """What a batch changed, already serialized for publishing."""
+
+    messages: list[dict] = field(default_factory=list)
+    updated: list[dict] = field(default_factory=list)  # edits
+    moderation: list[dict] = field(default_factory=list)  # each with "affected": [{id, state}]
+    sessions: list[dict] = field(default_factory=list)
+    duplicates: int = 0
+    invalid: int = 0
+    # Raw stored objects, for in-process listeners (meetings, bots).
+    message_objects: list[ChatMessage] = field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.messages or self.updated or self.moderation or self.sessions)
+
+
+def _author_fields(a) -> dict:
+    return {
+        "login": a.login[:255],
+        "display_name": a.display_name[:255],
+        "avatar_url": a.avatar_url[:1000],
+        "roles": list(a.roles),
+        "badges": [b.model_dump(exclude_defaults=True) for b in a.badges],
+    }
+
+
+def _upsert_authors(events: list[ChatEvent], now) -> dict[tuple[str, str], ChatAuthor]:
+    wanted: dict[tuple[str, str], dict] = {}
+    for ev in events:
+        if ev.author is not None:
+            wanted[(ev.platform, ev.author.id)] = _author_fields(ev.author)
+    if not wanted:
+        return {}
+    by_platform = defaultdict(list)
+    for platform, uid in wanted:
+        by_platform[platform].append(uid)
+    q = Q()
+    for platform, uids in by_platform.items():
+        q |= Q(platform=platform, platform_user_id__in=uids)
+    found = {(a.platform, a.platform_user_id): a for a in ChatAuthor.objects.filter(q)}
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        ChatAuthor.objects.bulk_create(
+            [
+                ChatAuthor(
+                    platform=p, platform_user_id=u, first_seen=now, last_seen=now, **wanted[(p, u)]
+                )
+                for p, u in missing
+            ],
+            ignore_conflicts=True,  # another worker may create the same person concurrently
+        )
+        q = Q()
+        for p, u in missing:
+            q |= Q(platform=p, platform_user_id=u)
+        found.update({(a.platform, a.platform_user_id): a for a in ChatAuthor.objects.filter(q)})
+    changed = []
+    for key, fields_ in wanted.items():
+        author = found[key]
+        stale = (now - author.last_seen) > timedelta(minutes=5)
+        dirty = any(getattr(author, k) != v for k, v in fields_.items() if v or k == "roles")
+        if dirty or stale:
+            for k, v in fields_.items():
+                if v or k == "roles":
+                    setattr(author, k, v)
+            author.last_seen = now
+            changed.append(author)
+    if changed:
+        ChatAuthor.objects.bulk_update(
+            changed, ["login", "display_name", "avatar_url", "roles", "badges", "last_seen"]
+        )
+    return found
+
+
+def _session_for(sessions: list[LiveSession], when):
+    for s in sessions:
+        if s.started_at <= when and (s.ended_at is None or when <= s.ended_at):
+            return s
+    return None
+
+
+def _open_sessions(source_ids) -> dict[int, list[LiveSession]]:
+    sessions: dict[int, list[LiveSession]] = defaultdict(list)
+    for s in LiveSession.objects.filter(source_id__in=source_ids, ended_at__isnull=True):
+        sessions[s.source_id].append(s)
+    return sessions
+
+
+def _apply_sessions(events, sessions: dict[int, list[LiveSession]], result: StoredBatch):
+    """Open/close live sessions in event order; ``sessions`` keeps those messages may link to."""
+    for ev in events:
+        info = ev.session
+        open_ = [s for s in sessions[ev.source_id] if s.ended_at is None]
+        if ev.kind == Kind.STREAM_START:
+            same = [
+                s
+                for s in open_
+                if info
+                and info.platform_session_id
+                and s.platform_session_id == info.platform_session_id
+            ]
+            if same:  # a repeated "online" for the stream we already have
+                s = same[0]
+                s.title = info.title or s.title
+                s.category = info.category or s.category
+                if info.viewer_count is not None:
+                    s.viewer_count = info.viewer_count
+                    s.peak_viewer_count = max(s.peak_viewer_count or 0, info.viewer_count)
+                s.save()
+            else:
+                for old in open_:  # a new stream implies the old one ended
+                    old.ended_at = ev.sent_at
+                    old.end_reason = "superseded by a new stream"
+                    old.save(update_fields=["ended_at", "end_reason"])
+                s = LiveSession.objects.create(
+                    source_id=ev.source_id,
+                    platform_session_id=info.platform_session_id if info else "",
+                    title=info.title if info else "",
+                    category=info.category if info else "",
+                    viewer_count=info.viewer_count if info else None,
+                    peak_viewer_count=info.viewer_count if info else None,
+                    started_at=ev.sent_at,
+                )
+                sessions[ev.source_id].append(s)
+            result.sessions.append(session_dict(s))
+        else:
+            for s in open_:
+                s.ended_at = ev.sent_at
+                s.end_reason = (info.reason if info else "") or "stream ended"
+                s.save(update_fields=["ended_at", "end_reason"])
+                result.sessions.append(session_dict(s))
+
+
+def _insert_messages(rows: list[ChatMessage]) -> list[ChatMessage]:
+    try:
+        with transaction.atomic():
+            return ChatMessage.objects.bulk_create(rows)
+    except IntegrityError:
+        # A concurrent writer stored some of these (only possible around a lease handover).
+        stored = []
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+                stored.append(row)
+            except IntegrityError:
+                continue
+        return stored
+
+
+def _apply_edits(events, result: StoredBatch):
+    for ev in events:
+        msg = (
+            ChatMessage.objects.filter(
+                platform=ev.platform, platform_message_id=ev.target_message_id
+            )
+            .select_related("author", "reviewed_by")
+            .first()
+        )
+        if msg is None:
+            continue
+        msg.text = ev.text
+        msg.fragments = [f.model_dump(exclude_defaults=True) for f in ev.fragments]
+        msg.edited_at = ev.sent_at
+        msg.save(update_fields=["text", "fragments", "edited_at"])
+        result.updated.append(message_dict(msg))
+
+
+def _apply_moderation(events, authors, sessions, now, result: StoredBatch):
+    """Store moderation events and mark the messages they remove."""
+    keys = [ev.id for ev in events]
+    platforms = {ev.platform for ev in events}
+    existing = set(
+        ModerationEvent.objects.filter(
+            platform__in=platforms, platform_event_id__in=keys
+        ).values_list("platform", "platform_event_id")
+    )
+    for ev in events:
+        if (ev.platform, ev.id) in existing:
+            result.duplicates += 1
+            continue
+        author = authors.get((ev.platform, ev.author.id)) if ev.author else None
+        target_text = ev.target_text
+        messages = ChatMessage.objects.filter(
+            source_id=ev.source_id, platform_state=PlatformState.VISIBLE
+        )
+        if ev.kind == Kind.DELETION:
+            messages = ChatMessage.objects.filter(
+                platform=ev.platform, platform_message_id=ev.target_message_id
+            )
+            if not target_text:
+                target_text = messages.values_list("text", flat=True).first() or ""
+        elif ev.kind in (Kind.BAN, Kind.TIMEOUT):
+            messages = messages.filter(author=author, sent_at__lte=ev.sent_at)
+        elif ev.kind == Kind.CLEAR:
+            messages = messages.filter(
+                sent_at__lte=ev.sent_at, sent_at__gte=ev.sent_at - CLEAR_WINDOW
+            )
+            if author is not None:
+                messages = messages.filter(author=author)
+        else:  # unban changes no message
+            messages = ChatMessage.objects.none()
+        session = _session_for(sessions.get(ev.source_id, []), ev.sent_at)
+        mod = ModerationEvent.objects.create(
+            source_id=ev.source_id,
+            session=session,
+            platform=ev.platform,
+            platform_event_id=ev.id,
+            kind=ev.kind.value,
+            target_author=author,
+            target_message_id=ev.target_message_id,
+            target_text=target_text,
+            moderator=ev.moderator,
+            reason=ev.reason,
+            ends_at=ev.ends_at,
+            duration_seconds=ev.duration_seconds,
+            occurred_at=ev.sent_at,
+            extra=ev.extra,
+        )
+        state = _STATE_FOR_KIND.get(ev.kind)
+        affected_ids = list(messages.values_list("id", flat=True)) if state else []
+        if affected_ids:
+            ChatMessage.objects.filter(id__in=affected_ids).update(
+                platform_state=state, removed_at=now, removal_event=mod, display_selected=False
+            )
+        data = moderation_dict(mod, author)
+        data["affected"] = [{"id": i, "platform_state": state.value} for i in affected_ids]
+        result.moderation.append(data)
+
+
+def store_batch(events: list[ChatEvent]) -> StoredBatch:
+    """Store a batch of validated events atomically and say what changed."""
+    result = StoredBatch()
+    if not events:
+        return result
+    now = timezone.now()
+    last_cursor: dict[int, str] = {}
+    for ev in events:
+        if ev.cursor is not None:
+            last_cursor[ev.source_id] = ev.cursor
+    # Deduplicate inside the batch (a platform may re-deliver at once).
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for ev in events:
+        key = (ev.platform, ev.id)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        unique.append(ev)
+    events = unique
+
+    with transaction.atomic():
+        source_ids = {ev.source_id for ev in events}
+        sources = {s.pk: s for s in ChatSource.objects.filter(pk__in=source_ids)}
+        events = [ev for ev in events if ev.source_id in sources]
+        authors = _upsert_authors(events, now)
+        sessions = _open_sessions(list(sources))
+        session_events = [ev for ev in events if ev.kind in (Kind.STREAM_START, Kind.STREAM_END)]
+        if session_events:
+            _apply_sessions(session_events, sessions, result)
+
+        msg_events = [ev for ev in events if ev.kind in MESSAGE_KINDS]
+        if msg_events:
+            by_platform = defaultdict(list)
+            for ev in msg_events:
+                by_platform[ev.platform].append(ev.id)
+            q = Q()
+            for platform, ids in by_platform.items():
+                q |= Q(platform=platform, platform_message_id__in=ids)
+            existing = set(
+                ChatMessage.objects.filter(q).values_list("platform", "platform_message_id")
+            )
+            rows = []
+            for ev in msg_events:
+                if (ev.platform, ev.id) in existing:
+                    result.duplicates += 1
+                    continue
+                author = authors.get((ev.platform, ev.author.id)) if ev.author else None
+                session = _session_for(sessions.get(ev.source_id, []), ev.sent_at)
+                rows.append(
+                    ChatMessage(
+                        source_id=ev.source_id,
+                        session=session,
+                        author=author,
+                        platform=ev.platform,
+                        platform_message_id=ev.id,
+                        kind=ev.kind.value,
+                        text=ev.text,
+                        fragments=[f.model_dump(exclude_defaults=True) for f in ev.fragments],
+                        amount=ev.amount,
+                        currency=ev.currency,
+                        amount_display=ev.amount_display,
+                        reply_to=ev.reply_to,
+                        extra=ev.extra,
+                        sent_at=ev.sent_at,
+                        received_at=ev.received_at,
+                    )
+                )
+            stored = _insert_messages(rows)
+            result.duplicates += len(rows) - len(stored)
+            result.message_objects = stored
+            result.messages = [message_dict(m, m.author, reviewed_by_name=None) for m in stored]
+
+        edits = [ev for ev in events if ev.kind == Kind.EDIT]
+        if edits:
+            _apply_edits(edits, result)
+        mods = [ev for ev in events if ev.is_moderation]
+        if mods:
+            _apply_moderation(mods, authors, sessions, now, result)
+
+        # Resume cursors and last activity: one UPDATE per source.
+        for sid in sources:
+            fields_ = {"last_event_at": now}
+            if sid in last_cursor:
+                fields_["cursor"] = last_cursor[sid]
+            ChatSource.objects.filter(pk=sid).update(**fields_)
+    return result

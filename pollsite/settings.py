@@ -1,0 +1,232 @@
+"""Chorus settings: everything comes from the environment (12-factor).
+
+Embedded default: SQLite (WAL) + in-memory channel layer + ingest inside the server process.
+Scale-out: DATABASE_URL (PostgreSQL) + REDIS_URL (channels-redis) + INGEST_IN_PROCESS=false.
+Every variable is listed in docs/configuration.md.
+"""
+
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+# Under pytest: no in-process ingest (tests start what they need), throwaway data dir.
+TESTING = "pytest" in sys.modules
+if TESTING:
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("INGEST_IN_PROCESS", "false")
+    os.environ.setdefault("CHORUS_DATA_DIR", tempfile.mkdtemp(prefix="chorus-test-"))
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+DATA_DIR = Path(env("CHORUS_DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _generated_secret(name: str, factory) -> str:
+    """A secret generated once per data directory (never a fixed default).
+
+    Only used when the variable is not set AND DEBUG is on; production must set it.
+    """
+    path = DATA_DIR / f".{name.lower()}"
+    if path.exists():
+        return path.read_text().strip()
+    value = factory()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _secret(name: str, factory) -> str:
+    value = env(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return _generated_secret(name, factory)
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see docs/configuration.md)")
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+SECRET_KEY = _secret("SECRET_KEY", lambda: secrets.token_urlsafe(64))
+# Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+CHORUS_ENCRYPTION_KEYS = [
+    k.strip() for k in _secret("CHORUS_ENCRYPTION_KEYS", _fernet_key).split(",") if k.strip()
+]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "ninja",
+    "ingest",
+    "polls",
+    "bots",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pollsite.urls"
+ASGI_APPLICATION = "pollsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chorus.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets readers work while the pipeline writes; IMMEDIATE avoids lock upgrades.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+    DATABASES["default"]["TEST"] = {"NAME": env("CHORUS_TEST_SQLITE", default="") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer ------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=100)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env("CHANNEL_PREFIX", default="chorus"),
+                "capacity": CHANNEL_CAPACITY,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
+
+# --- Ingest -------------------------------------------------------------------------------
+INGEST_IN_PROCESS = env.bool("INGEST_IN_PROCESS", default=True)
+INGEST_BATCH_SIZE = env.int("INGEST_BATCH_SIZE", default=500)
+INGEST_FLUSH_MS = env.int("INGEST_FLUSH_MS", default=50)
+INGEST_QUEUE_SIZE = env.int("INGEST_QUEUE_SIZE", default=20000)
+INGEST_LEASE_SECONDS = env.float("INGEST_LEASE_SECONDS", default=10.0)
+INGEST_SOURCE_SYNC_SECONDS = env.float("INGEST_SOURCE_SYNC_SECONDS", default=5.0)
+INGEST_BACKOFF_INITIAL = env.float("INGEST_BACKOFF_INITIAL", default=1.0)
+INGEST_BACKOFF_MAX = env.float("INGEST_BACKOFF_MAX", default=60.0)
+# Callables that react to every stored batch (meetings, bots). "module.path:function".
+CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=[])
+
+# --- Websockets ---------------------------------------------------------------------------
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=20.0)
+WS_RATE_BURST = env.int("WS_RATE_BURST", default=40)
+
+# --- Auth, i18n, static -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Production safety (python manage.py check --deploy is clean with DEBUG off) -----------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # obsws-python logs the OBS password at INFO.
+        "obsws_python": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
+}
