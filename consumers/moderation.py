@@ -6,11 +6,12 @@ from channels.db import database_sync_to_async
 
 from ingest.models import ChatSource
 from ingest.publish import MODERATION_GROUP
+from ingest.selectors import FilterError, list_messages
 from ingest.serializers import source_dict
 from ingest.services import ServiceError, update_message
 
 from .base import CLOSE_UNAUTHORIZED, CommandError, FrameConsumer, command, user_has_role
-from .protocol import MessageUpdate, Ping
+from .protocol import MessagesQuery, MessageUpdate, Ping
 
 MODERATOR_ROLES = ("moderator",)
 
@@ -49,6 +50,16 @@ class ModerationConsumer(FrameConsumer):
         except ServiceError as exc:
             raise CommandError(exc.code, exc.message) from exc
         return {"message": message}
+
+    @command("messages.query", MessagesQuery, permission="is_moderator")
+    async def messages_query(self, frame: MessagesQuery):
+        try:
+            messages, next_before = await database_sync_to_async(list_messages)(
+                **frame.model_dump(exclude_none=True)
+            )
+        except FilterError as exc:
+            raise CommandError("invalid", str(exc)) from exc
+        return {"messages": messages, "next_before_id": next_before}
 
     @command("ping", Ping)
     async def ping(self, frame: Ping):

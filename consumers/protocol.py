@@ -28,6 +28,19 @@ class Ping(_Frame):
     pass
 
 
+class MessagesQuery(_Frame):
+    """Ask for a page of stored messages (newest first). The ack carries ``messages`` and
+    ``next_before_id`` (pass it as ``before_id`` for the next, older page; null at the end)."""
+
+    status: str | None = Field(default=None, max_length=64)
+    platform: str | None = Field(default=None, max_length=16)
+    source: str | int | None = None
+    author: str | None = Field(default=None, max_length=255)
+    text: str | None = Field(default=None, max_length=255)
+    before_id: int | None = Field(default=None, gt=0)
+    limit: int = Field(default=100, ge=1, le=500)
+
+
 # --- server -> client -----------------------------------------------------------------------
 class ServerFrame(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -124,3 +124,21 @@ async def test_flood_is_refused():
         codes.append(f.get("code") or f["type"])
     assert "rate_limited" in codes and codes.count("ack") < 80
     await comm.disconnect()
+
+
+async def test_query_pages_through_filtered_messages():
+    mod = await make_user("mod", groups=["moderator"])
+    src = await sync_to_async(source)()
+    await sync_to_async(store_batch)([msg(src, i, text=f"hello {i}" if i % 2 else f"bye {i}") for i in range(1, 8)])
+    comm, ok, _ = await connect("/ws/moderation/", mod)
+    await receive(comm)
+    await comm.send_json_to({"type": "messages.query", "ref": 1, "text": "hello", "limit": 2})
+    page1 = await receive_until(comm, "ack")
+    assert [m["text"] for m in page1["messages"]] == ["hello 7", "hello 5"]
+    await comm.send_json_to({"type": "messages.query", "ref": 2, "text": "hello", "limit": 2, "before_id": page1["next_before_id"]})
+    page2 = await receive_until(comm, "ack")
+    assert [m["text"] for m in page2["messages"]] == ["hello 3", "hello 1"]
+    await comm.send_json_to({"type": "messages.query", "ref": 3, "status": "bogus"})
+    err = await receive_until(comm, "error")
+    assert err["code"] == "invalid" and "bogus" in err["message"]
+    await comm.disconnect()
