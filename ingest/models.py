@@ -16,6 +16,7 @@ class Platform(models.TextChoices):
     YOUTUBE = "youtube", "YouTube"
     TIKTOK = "tiktok", "TikTok"
     SLACK = "slack", "Slack"
+    REPLAY = "replay", "Replay (recorded chat)"
 
 
 class PlatformAccount(models.Model):

@@ -165,6 +165,8 @@ INGEST_BACKOFF_INITIAL = env.float("INGEST_BACKOFF_INITIAL", default=1.0)
 INGEST_BACKOFF_MAX = env.float("INGEST_BACKOFF_MAX", default=60.0)
 # Callables that react to every stored batch (meetings, bots). "module.path:function".
 CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=[])
+# Where the "replay" adapter may read recorded chat (JSONL); see ingest/adapters/replay.py.
+CHORUS_REPLAY_DIR = Path(env("CHORUS_REPLAY_DIR", default=str(DATA_DIR / "replay")))
 
 # --- Websockets ---------------------------------------------------------------------------
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)

@@ -5,7 +5,7 @@ import logging
 
 log = logging.getLogger(__name__)
 
-ADAPTER_MODULES = ["demo", "twitch", "youtube", "tiktok", "slack"]
+ADAPTER_MODULES = ["demo", "replay", "twitch", "youtube", "tiktok", "slack"]
 _loaded = False
 
 
