@@ -29,7 +29,7 @@ run: venv .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Chorus: http://$(HOST):$(PORT)/  (dashboard /dashboard/, admin /admin/, API docs /api/docs)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py serve $(HOST):$(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check .
