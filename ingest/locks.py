@@ -51,13 +51,20 @@ class LocalLeases:
         self.held.clear()
 
 
+def lease_prefix() -> str:
+    """Lease keys live under the channel prefix (CHANNEL_PREFIX), so two installations sharing
+    one Redis database never take each other's sources."""
+    layer = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    return f"{layer.get('prefix', 'chorus')}:lease:source:"
+
+
 class RedisLeases:
-    def __init__(self, url: str, ttl: float | None = None, prefix: str = "chorus:lease:source:"):
+    def __init__(self, url: str, ttl: float | None = None, prefix: str | None = None):
         import redis.asyncio as redis
 
         self.redis = redis.from_url(url)
         self.ttl_ms = int((ttl or settings.INGEST_LEASE_SECONDS) * 1000)
-        self.prefix = prefix
+        self.prefix = prefix if prefix is not None else lease_prefix()
         self.token = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
         self.held: set[int] = set()
 
