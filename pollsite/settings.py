@@ -168,6 +168,32 @@ CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=[])
 # Where the "replay" adapter may read recorded chat (JSONL); see ingest/adapters/replay.py.
 CHORUS_REPLAY_DIR = Path(env("CHORUS_REPLAY_DIR", default=str(DATA_DIR / "replay")))
 
+# --- Twitch (docs/configuration.md, docs/platforms/twitch.md) -------------------------------
+TWITCH_IRC_URL = env("TWITCH_IRC_URL", default="wss://irc-ws.chat.twitch.tv:443")
+TWITCH_EVENTSUB_WS_URL = env("TWITCH_EVENTSUB_WS_URL", default="wss://eventsub.wss.twitch.tv/ws")
+TWITCH_API_URL = env("TWITCH_API_URL", default="https://api.twitch.tv/helix/")
+TWITCH_AUTH_URL = env("TWITCH_AUTH_URL", default="https://id.twitch.tv/")
+TWITCH_CLIENT_ID = env("TWITCH_CLIENT_ID", default="")
+TWITCH_CLIENT_SECRET = env("TWITCH_CLIENT_SECRET", default="")
+TWITCH_STREAM_POLL_SECONDS = env.float("TWITCH_STREAM_POLL_SECONDS", default=60.0)
+
+# --- YouTube (docs/configuration.md#youtube) --------------------------------------------
+# Empty = Google's real endpoints; tests point them at a local fake.
+YOUTUBE_API_URL = env("YOUTUBE_API_URL", default="")
+GOOGLE_TOKEN_URL = env("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+GOOGLE_AUTH_URL = env("GOOGLE_AUTH_URL", default="https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID", default="")
+GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET", default="")
+GOOGLE_OAUTH_REDIRECT_URI = env("GOOGLE_OAUTH_REDIRECT_URI", default="")
+YOUTUBE_API_KEY = env("YOUTUBE_API_KEY", default="")
+YOUTUBE_DAILY_QUOTA = env.int("YOUTUBE_DAILY_QUOTA", default=10000)
+YOUTUBE_QUOTA_RESERVE = env.int("YOUTUBE_QUOTA_RESERVE", default=500)
+YOUTUBE_MIN_POLL_SECONDS = env.float("YOUTUBE_MIN_POLL_SECONDS", default=1.0)
+YOUTUBE_EXPECTED_STREAM_HOURS = env.float("YOUTUBE_EXPECTED_STREAM_HOURS", default=4.0)
+YOUTUBE_OFFLINE_CHECK_SECONDS = env.float("YOUTUBE_OFFLINE_CHECK_SECONDS", default=300.0)
+YOUTUBE_METADATA_REFRESH_SECONDS = env.float("YOUTUBE_METADATA_REFRESH_SECONDS", default=300.0)
+YOUTUBE_HTTP_TIMEOUT = env.float("YOUTUBE_HTTP_TIMEOUT", default=30.0)
+
 # --- Websockets ---------------------------------------------------------------------------
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
 WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=20.0)
@@ -180,8 +206,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
