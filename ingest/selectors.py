@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from .models import ChatMessage, ChatSource, MessageStatus, Platform
+from .models import ChatMessage, ChatSource, MessageStatus, ModerationEvent, Platform
 from .serializers import message_dict
 
 MAX_LIMIT = 500
@@ -91,3 +91,61 @@ def display_messages() -> list[dict]:
 
 def sources() -> list[ChatSource]:
     return list(ChatSource.objects.all())
+
+
+def source_filter(source: str | int, prefix: str = "") -> Q:
+    """Match a source by numeric id or by identifier (e.g. a Slack channel id)."""
+    if isinstance(source, int) or str(source).isdigit():
+        return Q(**{f"{prefix}id": int(source)})
+    return Q(**{f"{prefix}identifier": source})
+
+
+def moderation_queryset(
+    *,
+    platform: str | None = None,
+    source: str | int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[ModerationEvent]:
+    """Platform moderation events (deletes, bans...) matching the filters, newest first."""
+    qs = ModerationEvent.objects.select_related("target_author", "source").order_by("-id")
+    if platform:
+        if platform not in Platform.values:
+            raise FilterError(f"unknown platform {platform!r}; use one of {', '.join(Platform.values)}")
+        qs = qs.filter(platform=platform)
+    if source not in (None, ""):
+        qs = qs.filter(source_filter(source, "source__"))
+    if kind:
+        kinds = [k for k in kind.split(",") if k]
+        bad = [k for k in kinds if k not in ModerationEvent.Kind.values]
+        if bad:
+            raise FilterError(
+                f"unknown kind {bad[0]!r}; use one of {', '.join(ModerationEvent.Kind.values)}"
+            )
+        qs = qs.filter(kind__in=kinds)
+    if since is not None:
+        if since.tzinfo is None:
+            raise FilterError("since needs a time zone, e.g. 2026-11-01T12:00:00Z")
+        qs = qs.filter(occurred_at__gte=since)
+    return qs
+
+
+def public_source(*, pk: int | None = None, identifier: str | None = None) -> ChatSource | None:
+    """A source an admin marked public, by id or identifier; None if there is no such feed.
+
+    An identifier shared by public sources on two platforms picks the oldest one.
+    """
+    qs = ChatSource.objects.filter(public=True)
+    qs = qs.filter(pk=pk) if pk is not None else qs.filter(identifier=identifier)
+    return qs.order_by("id").first()
+
+
+def published_messages(source: ChatSource, limit: int = 50) -> QuerySet[ChatMessage]:
+    """What a public feed shows: sent, still visible on the platform, newest first."""
+    return (
+        ChatMessage.objects.filter(
+            source=source, status=MessageStatus.SENT, platform_state="visible"
+        )
+        .select_related("author")
+        .order_by("-sent_at", "-id")[:limit]
+    )

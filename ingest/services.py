@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .models import ChatMessage, MessageAction, MessageStatus
+from .models import ChatMessage, ChatSource, MessageAction, MessageStatus
 from .publish import MODERATION_GROUP, publish_sync
 from .serializers import message_dict
 
@@ -97,3 +97,28 @@ def reorder_display(*, user, order: list[int], via: str = "api") -> list[int]:
         }
         transaction.on_commit(lambda: publish_sync(MODERATION_GROUP, frame))
     return order
+
+
+MAX_ROTATION_SECONDS = 24 * 3600
+
+
+def set_display_rotation(*, user, seconds: int, source: str | int | None = None) -> list[int]:
+    """Set how long the display shows each message (seed 000's /api/manage/update_rotation/).
+
+    Applies to every source, or only to ``source`` (id or identifier). Returns the ids changed.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ServiceError("invalid", "seconds must be a whole number")
+    if not 1 <= seconds <= MAX_ROTATION_SECONDS:
+        raise ServiceError("invalid", f"seconds must be between 1 and {MAX_ROTATION_SECONDS}")
+    qs = ChatSource.objects.all()
+    if source not in (None, ""):
+        from .selectors import source_filter
+
+        qs = qs.filter(source_filter(source))
+        if not qs.exists():
+            raise ServiceError("not_found", f"no chat source {source!r}")
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        ChatSource.objects.filter(pk__in=ids).update(display_rotation_seconds=seconds)
+    return ids
