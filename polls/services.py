@@ -1,0 +1,625 @@
+"""Writes of the meetings domain. Plain functions (sync, run them via database_sync_to_async).
+
+Answers are recorded in BATCHES (a web-vote batcher and the chat listener both call
+``record_answers``/``record_words`` with many entries): a handful of queries per batch, never a
+query per vote. Correctness comes from the database: one vote per participant per question by
+unique constraint, scores changed with F() expressions, first-correct / first-blood bonuses given by
+a conditional UPDATE (``... WHERE first_correct IS NULL``) so exactly one submitter wins.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.utils import timezone
+from markdown_it import MarkdownIt
+
+from .models import (
+    Choice,
+    Flag,
+    FlagCapture,
+    Meeting,
+    MeetingState,
+    Participant,
+    Question,
+    QuestionKind,
+    QuestionStatus,
+    ScoringMode,
+    Vote,
+    Word,
+    hash_token,
+    new_join_code,
+    new_resume_token,
+    normalize_join_code,
+)
+from .parsing import (
+    Rejected,
+    blocked_set,
+    match_choice,
+    normalize_text,
+    normalize_word,
+    parse_rating,
+    strip_flag_wrapper,
+)
+from .scoring import answer_points, window_for
+from .state import Slot, TransitionError, transition
+
+# Wrong flag attempts allowed per participant per window.
+FLAG_ATTEMPTS = 5
+FLAG_WINDOW = timedelta(seconds=60)
+# Answers that arrive this long after a question's timer are still accepted (network latency).
+TIMER_GRACE = timedelta(seconds=1)
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+class ServiceError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def render_description(text: str) -> str:
+    """Markdown to HTML with raw HTML disabled (escaped) and unsafe link schemes refused."""
+    return _md.render(text or "")
+
+
+# --- meetings -------------------------------------------------------------------------------
+def unique_join_code() -> str:
+    for _ in range(20):
+        code = new_join_code()
+        if not Meeting.objects.filter(join_code=code).exists():
+            return code
+    raise ServiceError("internal", "could not generate a free join code")
+
+
+def find_meeting_by_code(code: str) -> Meeting | None:
+    return Meeting.objects.filter(join_code=normalize_join_code(code or "")).first()
+
+
+@transaction.atomic
+def duplicate_meeting(meeting_id: int, user=None) -> Meeting:
+    src = Meeting.objects.get(pk=meeting_id)
+    copy = Meeting.objects.get(pk=meeting_id)
+    copy.pk = None
+    copy.id = None
+    copy.title = f"{src.title} (copy)"[:200]
+    copy.join_code = unique_join_code()
+    copy.state = MeetingState.BEFORE
+    copy.current_question = None
+    copy.version = 0
+    copy.controller = None
+    copy.created_by = user
+    copy.state_changed_at = timezone.now()
+    copy.save()
+    copy.sources.set(src.sources.all())
+    for q in src.questions.prefetch_related("choices"):
+        choices = list(q.choices.all())
+        q.pk = None
+        q.id = None
+        q.meeting = copy
+        q.status = QuestionStatus.PENDING
+        q.opened_at = q.closes_at = q.closed_at = None
+        q.first_correct = None
+        q.save()
+        Choice.objects.bulk_create(
+            [
+                Choice(question=q, order=c.order, text=c.text, token=c.token, is_correct=c.is_correct)
+                for c in choices
+            ]
+        )
+    Flag.objects.bulk_create(
+        [
+            Flag(
+                meeting=copy,
+                name=f.name,
+                code=f.code,
+                points=f.points,
+                first_blood_bonus=f.first_blood_bonus,
+            )
+            for f in src.flags.all()
+        ]
+    )
+    return copy
+
+
+@transaction.atomic
+def reorder_plan(meeting_id: int, order: list[int]) -> None:
+    ids = list(Question.objects.filter(meeting_id=meeting_id).values_list("id", flat=True))
+    if sorted(ids) != sorted(order) or len(set(order)) != len(order):
+        raise ServiceError("invalid", "the new order must list every question of the meeting once")
+    Question.objects.bulk_update(
+        [Question(pk=qid, order=i) for i, qid in enumerate(order)], ["order"]
+    )
+    Meeting.objects.filter(pk=meeting_id).update(version=F("version") + 1)
+
+
+def take_control(meeting_id: int, user_id: int) -> None:
+    Meeting.objects.filter(pk=meeting_id).update(controller_id=user_id, version=F("version") + 1)
+
+
+def claim_control_if_free(meeting_id: int, user_id: int) -> bool:
+    """The first host to open a dashboard controls the meeting; later ones get a read-only view."""
+    Meeting.objects.filter(pk=meeting_id, controller__isnull=True).update(controller_id=user_id)
+    return Meeting.objects.filter(pk=meeting_id, controller_id=user_id).exists()
+
+
+@transaction.atomic
+def apply_command(meeting_id: int, command: str, target_question_id: int | None = None) -> Meeting:
+    """Run one state-machine command and persist the new state. Raises ServiceError."""
+    m = Meeting.objects.select_for_update().get(pk=meeting_id)
+    questions = list(m.questions.all())
+    ids = [q.pk for q in questions]
+    index = ids.index(m.current_question_id) if m.current_question_id in ids else None
+    target = None
+    if target_question_id is not None:
+        if target_question_id not in ids:
+            raise ServiceError("not_found", "no such question in this meeting")
+        target = ids.index(target_question_id)
+    try:
+        t = transition(
+            m.state, index, [Slot(q.kind, q.status) for q in questions], command, target
+        )
+    except TransitionError as exc:
+        raise ServiceError(exc.code, exc.message) from exc
+    now = timezone.now()
+    for i, status in t.changes.items():
+        q = questions[i]
+        q.status = status
+        if status == QuestionStatus.OPEN:
+            q.opened_at = now
+            q.closes_at = now + timedelta(seconds=q.timer_seconds) if q.timer_seconds else None
+            q.closed_at = None
+        else:
+            q.closed_at = now
+            _on_close(m, q)
+        q.save(update_fields=["status", "opened_at", "closes_at", "closed_at"])
+    m.state = t.state
+    m.current_question = questions[t.index] if t.index is not None else None
+    m.version += 1
+    m.state_changed_at = now
+    m.save(update_fields=["state", "current_question", "version", "state_changed_at"])
+    return m
+
+
+def _on_close(m: Meeting, q: Question) -> None:
+    # Timed mode: a streak is broken by not answering a quiz correctly.
+    if q.kind == QuestionKind.QUIZ and m.scoring_mode == ScoringMode.TIMED and m.streak_bonus:
+        correct = Vote.objects.filter(question=q, correct=True).values("participant_id")
+        Participant.objects.filter(meeting=m, streak__gt=0).exclude(pk__in=correct).update(
+            streak=0
+        )
+
+
+def close_if_expired(meeting_id: int, question_id: int, opened_at) -> Meeting | None:
+    """Auto-close a timed question (idempotent: only if it is still the same opening)."""
+    with transaction.atomic():
+        m = Meeting.objects.select_for_update().get(pk=meeting_id)
+        q = Question.objects.filter(pk=question_id).first()
+        if (
+            q is None
+            or m.current_question_id != q.pk
+            or q.status != QuestionStatus.OPEN
+            or q.opened_at != opened_at
+            or m.state != MeetingState.ONGOING
+        ):
+            return None
+    return apply_command(meeting_id, "close")
+
+
+# --- participants ---------------------------------------------------------------------------
+def join(meeting: Meeting, nickname: str) -> tuple[Participant, str]:
+    nickname = " ".join((nickname or "").split())[:64]
+    if not nickname:
+        raise ServiceError("invalid", "choose a nickname")
+    if meeting.state == MeetingState.AFTER:
+        raise ServiceError("closed", "this meeting has ended")
+    token = new_resume_token()
+    p = Participant.objects.create(
+        meeting=meeting,
+        nickname=nickname,
+        platform=Participant.WEB,
+        platform_user_id=secrets.token_hex(12),
+        token_hash=hash_token(token),
+    )
+    return p, token
+
+
+def resume(meeting: Meeting, token: str) -> Participant | None:
+    if not token:
+        return None
+    return Participant.objects.filter(
+        meeting=meeting, platform=Participant.WEB, token_hash=hash_token(token)
+    ).first()
+
+
+def participants_for_authors(meeting_id: int, authors: dict[int, object]) -> dict[int, int]:
+    """ChatAuthor id -> Participant id for one meeting, creating the missing ones in bulk.
+
+    Identity is (platform, platform user id), never the display name."""
+    if not authors:
+        return {}
+    found = dict(
+        Participant.objects.filter(meeting_id=meeting_id, chat_author_id__in=authors).values_list(
+            "chat_author_id", "id"
+        )
+    )
+    missing = [a for aid, a in authors.items() if aid not in found]
+    if missing:
+        now = timezone.now()
+        Participant.objects.bulk_create(
+            [
+                Participant(
+                    meeting_id=meeting_id,
+                    nickname=(a.display_name or a.login or a.platform_user_id)[:64],
+                    platform=a.platform,
+                    platform_user_id=a.platform_user_id,
+                    chat_author_id=a.pk,
+                    joined_at=now,
+                    score_reached_at=now,
+                )
+                for a in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(
+            Participant.objects.filter(
+                meeting_id=meeting_id, chat_author_id__in=[a.pk for a in missing]
+            ).values_list("chat_author_id", "id")
+        )
+    return found
+
+
+# --- answers --------------------------------------------------------------------------------
+@dataclass
+class Answer:
+    participant_id: int
+    choice_id: int | None = None
+    value: int | None = None
+    raw: str | None = None  # chat token, interpreted for the question's kind
+    at: datetime = field(default_factory=timezone.now)
+    via: str = "web"
+    chat_message_id: int | None = None
+
+
+OK = "ok"
+CHANGED = "changed"
+DUPLICATE = "duplicate"
+
+
+@dataclass
+class BatchResult:
+    meeting_id: int | None
+    outcomes: list[str]
+    first_correct: int | None = None  # participant id that won the bonus in this batch
+
+
+def _question_open(q: Question, now) -> bool:
+    if q.status != QuestionStatus.OPEN:
+        return False
+    return not (q.closes_at and now > q.closes_at + TIMER_GRACE)
+
+
+def record_answers(question_id: int, answers: list[Answer], meeting_id=None) -> BatchResult:
+    """Record many poll/quiz/rating answers in a few queries. Outcome per answer, in order:
+    ok, changed, duplicate, closed, invalid, not_found."""
+    with transaction.atomic():
+        return _record_answers(question_id, answers, meeting_id)
+
+
+def _record_answers(question_id, answers, meeting_id) -> BatchResult:
+    q = Question.objects.select_related("meeting").filter(pk=question_id).first()
+    if q is None or (meeting_id is not None and q.meeting_id != meeting_id):
+        return BatchResult(meeting_id, ["not_found"] * len(answers))
+    m = q.meeting
+    now = timezone.now()
+    if q.kind not in (QuestionKind.POLL, QuestionKind.QUIZ, QuestionKind.RATING):
+        return BatchResult(m.pk, ["invalid"] * len(answers))
+    if not _question_open(q, now):
+        return BatchResult(m.pk, ["closed"] * len(answers))
+    outcomes: list[str | None] = [None] * len(answers)
+    choices = list(q.choices.values_list("id", "token", "text", "is_correct"))
+    correct_ids = {c[0] for c in choices if c[3]}
+    valid_ids = {c[0] for c in choices}
+    spec = [(c[0], c[1], c[2]) for c in choices]
+    may_change = m.allow_vote_change and q.kind in (QuestionKind.POLL, QuestionKind.RATING)
+
+    # 1. Interpret and validate each answer; keep one per participant.
+    chosen: dict[int, int] = {}  # participant -> index into answers
+    for i, a in enumerate(answers):
+        if q.kind == QuestionKind.RATING:
+            try:
+                a.value = parse_rating(a.raw if a.raw is not None else a.value, q.rating_max)
+            except Rejected:
+                outcomes[i] = "invalid"
+                continue
+        else:
+            if a.raw is not None:
+                a.choice_id = match_choice(a.raw, spec)
+            if a.choice_id not in valid_ids:
+                outcomes[i] = "invalid"
+                continue
+        prev = chosen.get(a.participant_id)
+        if prev is not None:
+            if may_change:
+                outcomes[prev] = CHANGED
+            else:
+                outcomes[i] = DUPLICATE
+                continue
+        chosen[a.participant_id] = i
+    if not chosen:
+        return BatchResult(m.pk, [o or "invalid" for o in outcomes])
+
+    existing = {
+        pid: (vid, cid, val)
+        for pid, vid, cid, val in Vote.objects.filter(
+            question=q, participant_id__in=list(chosen)
+        ).values_list("participant_id", "id", "choice_id", "value")
+    }
+    # 2. Changes of existing votes (polls/ratings, when the host allows it).
+    changed = []
+    for pid, i in list(chosen.items()):
+        if pid in existing:
+            del chosen[pid]
+            vid, cid, val = existing[pid]
+            a = answers[i]
+            if not may_change:
+                outcomes[i] = DUPLICATE
+            elif (a.choice_id, a.value) == (cid, val):
+                outcomes[i] = OK
+            else:
+                changed.append(Vote(pk=vid, choice_id=a.choice_id, value=a.value, updated_at=now))
+                outcomes[i] = CHANGED
+    if changed:
+        Vote.objects.bulk_update(changed, ["choice", "value", "updated_at"])
+
+    # 3. New votes, scored at answer time (quiz).
+    first_winner = None
+    if chosen:
+        batch = secrets.token_hex(8)
+        timed = m.scoring_mode == ScoringMode.TIMED
+        streaks = {}
+        if q.kind == QuestionKind.QUIZ and timed and m.streak_bonus:
+            streaks = dict(
+                Participant.objects.filter(pk__in=list(chosen)).values_list("id", "streak")
+            )
+        window = window_for(q.timer_seconds, m.timed_window_seconds)
+        votes = []
+        for pid, i in chosen.items():
+            a = answers[i]
+            correct = q.kind == QuestionKind.QUIZ and a.choice_id in correct_ids
+            at = min(a.at, now)
+            points = (
+                answer_points(
+                    mode=m.scoring_mode,
+                    correct=correct,
+                    points_correct=m.points_correct,
+                    max_points=m.timed_max_points,
+                    elapsed=(at - q.opened_at).total_seconds() if q.opened_at else 0.0,
+                    window=window,
+                    streak_before=streaks.get(pid, 0),
+                    streak_bonus=m.streak_bonus,
+                )
+                if q.kind == QuestionKind.QUIZ
+                else 0
+            )
+            votes.append(
+                Vote(
+                    question=q,
+                    participant_id=pid,
+                    choice_id=a.choice_id,
+                    value=a.value,
+                    correct=correct,
+                    points=points,
+                    via=a.via,
+                    batch=batch,
+                    chat_message_id=a.chat_message_id,
+                    created_at=at,
+                )
+            )
+        Vote.objects.bulk_create(votes, ignore_conflicts=True)
+        inserted = set(
+            Vote.objects.filter(question=q, batch=batch).values_list("participant_id", flat=True)
+        )
+        by_pid = {v.participant_id: v for v in votes}
+        for pid, i in chosen.items():
+            outcomes[i] = OK if pid in inserted else DUPLICATE
+        if q.kind == QuestionKind.QUIZ and inserted:
+            first_winner = _score_quiz(m, q, [by_pid[p] for p in inserted], now)
+    return BatchResult(m.pk, [o or "invalid" for o in outcomes], first_winner)
+
+
+def _score_quiz(m: Meeting, q: Question, votes: list[Vote], now) -> int | None:
+    correct = sorted((v for v in votes if v.correct), key=lambda v: (v.created_at, v.participant_id))
+    points = {v.participant_id: v.points for v in votes}
+    winner = None
+    if correct and m.first_correct_bonus:
+        first = correct[0].participant_id
+        # Exactly once, whatever the concurrency: only one UPDATE finds first_correct NULL.
+        if Question.objects.filter(pk=q.pk, first_correct__isnull=True).update(
+            first_correct_id=first
+        ):
+            winner = first
+            points[first] += m.first_correct_bonus
+            Vote.objects.filter(question=q, participant_id=first).update(
+                points=F("points") + m.first_correct_bonus
+            )
+    elif correct:
+        Question.objects.filter(pk=q.pk, first_correct__isnull=True).update(
+            first_correct_id=correct[0].participant_id
+        )
+    by_points: dict[int, list[int]] = {}
+    for pid, pts in points.items():
+        if pts:
+            by_points.setdefault(pts, []).append(pid)
+    correct_ids = [v.participant_id for v in correct]
+    wrong_ids = [v.participant_id for v in votes if not v.correct]
+    if by_points:
+        Participant.objects.filter(pk__in=[p for ps in by_points.values() for p in ps]).update(
+            score=F("score")
+            + Case(
+                *[When(pk__in=ps, then=Value(pts)) for pts, ps in by_points.items()],
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            score_reached_at=now,
+        )
+    if correct_ids:
+        Participant.objects.filter(pk__in=correct_ids).update(streak=F("streak") + 1)
+    if wrong_ids:
+        Participant.objects.filter(pk__in=wrong_ids).update(streak=0)
+    return winner
+
+
+def record_words(question_id: int, entries: list[tuple[int, str]], meeting_id=None) -> BatchResult:
+    """Word-cloud entries (participant id, raw text) in a few queries. Outcome per entry:
+    ok, duplicate, limit, too_short, too_long, blocked, invalid, closed, not_found."""
+    with transaction.atomic():
+        q = Question.objects.filter(pk=question_id).first()
+        if q is None or (meeting_id is not None and q.meeting_id != meeting_id):
+            return BatchResult(meeting_id, ["not_found"] * len(entries))
+        if q.kind != QuestionKind.WORDCLOUD:
+            return BatchResult(q.meeting_id, ["invalid"] * len(entries))
+        now = timezone.now()
+        if not _question_open(q, now):
+            return BatchResult(q.meeting_id, ["closed"] * len(entries))
+        blocked = blocked_set(q.blocked_words)
+        outcomes: list[str] = ["invalid"] * len(entries)
+        pids = {pid for pid, _ in entries}
+        counts = dict(
+            Word.objects.filter(question=q, participant_id__in=pids)
+            .values("participant_id")
+            .annotate(n=Count("id"))
+            .values_list("participant_id", "n")
+        )
+        have = set(
+            Word.objects.filter(question=q, participant_id__in=pids).values_list(
+                "participant_id", "word"
+            )
+        )
+        new = []
+        for i, (pid, raw) in enumerate(entries):
+            try:
+                word = normalize_word(
+                    raw,
+                    min_length=q.min_word_length,
+                    max_length=min(q.max_word_length, 100),
+                    blocked=blocked,
+                )
+            except Rejected as exc:
+                outcomes[i] = exc.code
+                continue
+            if (pid, word) in have:
+                outcomes[i] = DUPLICATE
+                continue
+            if counts.get(pid, 0) >= q.max_words:
+                outcomes[i] = "limit"
+                continue
+            counts[pid] = counts.get(pid, 0) + 1
+            have.add((pid, word))
+            new.append(Word(question=q, participant_id=pid, word=word, created_at=now))
+            outcomes[i] = OK
+        if new:
+            Word.objects.bulk_create(new, ignore_conflicts=True)
+        return BatchResult(q.meeting_id, outcomes)
+
+
+# --- flags ----------------------------------------------------------------------------------
+def submit_flag(meeting_id: int, participant_id: int, raw: str) -> dict:
+    """Check a flag code. Returns {"flag", "points", "first_blood"}; raises ServiceError with
+    code wrong / already / rate_limited / closed."""
+    with transaction.atomic():
+        p = (
+            Participant.objects.select_for_update()
+            .select_related("meeting")
+            .get(pk=participant_id, meeting_id=meeting_id)
+        )
+        m = p.meeting
+        if m.state in (MeetingState.BEFORE, MeetingState.AFTER):
+            raise ServiceError("closed", "flags are accepted while the meeting runs")
+        now = timezone.now()
+        window_open = p.flag_window_start is not None and now - p.flag_window_start < FLAG_WINDOW
+        if window_open and p.flag_failures >= FLAG_ATTEMPTS:
+            wait = int((p.flag_window_start + FLAG_WINDOW - now).total_seconds()) + 1
+            raise ServiceError("rate_limited", f"too many wrong flags; try again in {wait} s")
+        code = strip_flag_wrapper(raw, m.flag_prefix)
+        flag = None
+        for f in Flag.objects.filter(meeting=m):
+            if code and hmac.compare_digest(f.code.encode(), code.encode()):
+                flag = f
+        if flag is None:
+            if window_open:
+                Participant.objects.filter(pk=p.pk).update(flag_failures=F("flag_failures") + 1)
+            else:
+                Participant.objects.filter(pk=p.pk).update(flag_failures=1, flag_window_start=now)
+            # Returned, not raised, so the failure count is committed.
+            return {"error": ("wrong", "this is not a valid flag")}
+        try:
+            with transaction.atomic():
+                capture = FlagCapture.objects.create(flag=flag, participant=p, created_at=now)
+        except IntegrityError:
+            return {"error": ("already", f"you already captured “{flag.name}”")}
+        points = flag.points
+        first = False
+        if flag.first_blood_bonus and Flag.objects.filter(
+            pk=flag.pk, first_blood__isnull=True
+        ).update(first_blood=p):
+            first = True
+            points += flag.first_blood_bonus
+        FlagCapture.objects.filter(pk=capture.pk).update(points=points, first_blood=first)
+        if points:
+            Participant.objects.filter(pk=p.pk).update(score=F("score") + points, score_reached_at=now)
+        return {"flag": flag.name, "flag_id": flag.pk, "points": points, "first_blood": first,
+                "participant": {"id": p.pk, "nickname": p.nickname, "platform": p.platform}}
+
+
+def check_flag(meeting_id: int, participant_id: int, raw: str) -> dict:
+    """submit_flag, raising ServiceError for the user-facing errors (after the failure count is
+    committed)."""
+    result = submit_flag(meeting_id, participant_id, raw)
+    if "error" in result:
+        raise ServiceError(*result["error"])
+    return result
+
+
+# --- reads for participants -----------------------------------------------------------------
+def me(participant_id: int) -> dict:
+    from .serializers import rank_of
+
+    p = Participant.objects.select_related("meeting__current_question").get(pk=participant_id)
+    m = p.meeting
+    q = m.current_question
+    d = {"id": p.pk, "nickname": p.nickname, "platform": p.platform}
+    score = p.score
+    # While a quiz is open, the score does not reveal whether the answer just given was right.
+    if q is not None and q.status == QuestionStatus.OPEN and q.kind == QuestionKind.QUIZ:
+        hidden = Vote.objects.filter(question=q, participant=p).values_list("points", flat=True)
+        score -= sum(hidden)
+    d["score"] = score
+    d["rank"] = rank_of(p) if q is None or q.status != QuestionStatus.OPEN else None
+    if q is not None and q.takes_answers:
+        vote = Vote.objects.filter(question=q, participant=p).first()
+        d["answer"] = (
+            {"choice_id": vote.choice_id, "value": vote.value} if vote is not None else None
+        )
+        if q.kind == QuestionKind.WORDCLOUD:
+            d["words"] = list(
+                Word.objects.filter(question=q, participant=p).values_list("word", flat=True)
+            )
+        if q.status == QuestionStatus.CLOSED and vote is not None and q.kind == QuestionKind.QUIZ:
+            d["answer"]["correct"] = vote.correct
+            d["answer"]["points"] = vote.points
+    d["flags"] = list(
+        FlagCapture.objects.filter(participant=p).values_list("flag__name", flat=True)
+    )
+    return d
+
+
+def normalize_nickname(raw: str) -> str:
+    return normalize_text(raw)

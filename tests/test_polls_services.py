@@ -1,0 +1,254 @@
+"""Meetings services against the database: answers, scoring, words, flags, persisted state."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from ingest.models import ChatAuthor
+from polls import services as svc
+from polls.models import Meeting, MeetingState, Participant, Vote, Word
+from polls.models import QuestionKind as K
+from polls.serializers import host_state, public_state, question_results, scoreboard
+from tests.meetings import choice, q, standard
+
+pytestmark = pytest.mark.django_db
+
+
+def people(m, n):
+    return [svc.join(m, f"p{i}")[0] for i in range(n)]
+
+
+def goto(m, kind):
+    return svc.apply_command(m.pk, "goto", q(m, kind).pk)
+
+
+def test_state_is_persisted_and_a_restart_resumes_it():
+    m = standard()
+    svc.apply_command(m.pk, "start")
+    goto(m, K.QUIZ)
+    fresh = Meeting.objects.get(pk=m.pk)  # as a new process would see it
+    assert fresh.state == MeetingState.ONGOING and fresh.current_question == q(m, K.QUIZ)
+    assert q(m, K.QUIZ).status == "open" and q(m, K.QUIZ).opened_at is not None
+    state = public_state(fresh)
+    assert state["question"]["text"] == "2 + 2?"
+    assert "correct" not in state["question"]["choices"][0]  # not revealed while open
+    for _ in range(10):
+        try:
+            svc.apply_command(m.pk, "next")
+        except svc.ServiceError as exc:
+            assert exc.code == "conflict"
+    fresh = Meeting.objects.get(pk=m.pk)
+    assert fresh.state == MeetingState.AFTER and public_state(fresh)["scoreboard"] == []
+
+
+def test_poll_votes_one_per_participant_changes_and_invalid():
+    m = standard()
+    poll = q(m, K.POLL)
+    a, b = people(m, 2)
+    red, blue = choice(poll, "Red").pk, choice(poll, "Blue").pk
+    res = svc.record_answers(poll.pk, [svc.Answer(a.pk, choice_id=red)])
+    assert res.outcomes == ["closed"]  # not open yet
+    goto(m, K.POLL)
+    res = svc.record_answers(
+        poll.pk,
+        [
+            svc.Answer(a.pk, choice_id=red),
+            svc.Answer(b.pk, choice_id=red),
+            svc.Answer(b.pk, choice_id=blue),  # same batch: last wins when changes are allowed
+            svc.Answer(a.pk, choice_id=999999),
+        ],
+    )
+    assert res.outcomes == ["ok", "changed", "ok", "invalid"]
+    res = svc.record_answers(poll.pk, [svc.Answer(a.pk, choice_id=blue)])
+    assert res.outcomes == ["changed"]
+    assert Vote.objects.filter(question=poll).count() == 2
+    counts = {c["text"]: c["count"] for c in question_results(poll)["choices"]}
+    assert counts == {"Red": 0, "Green": 0, "Blue": 2}
+    Meeting.objects.filter(pk=m.pk).update(allow_vote_change=False)
+    res = svc.record_answers(poll.pk, [svc.Answer(a.pk, choice_id=red)])
+    assert res.outcomes == ["duplicate"]
+    svc.apply_command(m.pk, "close")
+    assert svc.record_answers(poll.pk, [svc.Answer(b.pk, choice_id=red)]).outcomes == ["closed"]
+
+
+def test_quiz_classic_scoring_first_correct_bonus_once_and_final_answers():
+    m = standard(first_correct_bonus=2)
+    quiz = q(m, K.QUIZ)
+    a, b, c = people(m, 3)
+    goto(m, K.QUIZ)
+    now = timezone.now()
+    res = svc.record_answers(
+        quiz.pk,
+        [
+            svc.Answer(b.pk, choice_id=choice(quiz, "4").pk, at=now),
+            svc.Answer(a.pk, choice_id=choice(quiz, "Four").pk, at=now - timedelta(seconds=1)),
+            svc.Answer(c.pk, choice_id=choice(quiz, "3").pk, at=now),
+        ],
+    )
+    assert res.outcomes == ["ok", "ok", "ok"] and res.first_correct == a.pk
+    res = svc.record_answers(quiz.pk, [svc.Answer(c.pk, choice_id=choice(quiz, "4").pk)])
+    assert res.outcomes == ["duplicate"]  # quiz answers are final
+    scores = dict(Participant.objects.values_list("nickname", "score"))
+    assert scores == {"p0": 3, "p1": 1, "p2": 0}
+    # While open the participant's visible score hides the quiz points.
+    assert svc.me(a.pk)["score"] == 0
+    svc.apply_command(m.pk, "results")
+    mine = svc.me(a.pk)
+    assert mine["score"] == 3 and mine["answer"]["correct"] and mine["rank"] == 1
+    assert [r["nickname"] for r in scoreboard(m.pk)] == ["p0", "p1", "p2"]
+    # Reopen and close again: no second bonus.
+    svc.apply_command(m.pk, "reopen")
+    d = svc.record_answers(
+        quiz.pk, [svc.Answer(svc.join(m, "late")[0].pk, choice_id=choice(quiz, "4").pk)]
+    )
+    assert d.first_correct is None
+    assert Participant.objects.get(nickname="late").score == 1
+
+
+def test_timed_scoring_and_streak():
+    m = standard(
+        scoring_mode="timed", timed_max_points=1000, streak_bonus=100, first_correct_bonus=0
+    )
+    quiz = q(m, K.QUIZ)
+    quiz.timer_seconds = 10
+    quiz.save()
+    a, b = people(m, 2)
+    Participant.objects.filter(pk=a.pk).update(streak=2)
+    goto(m, K.QUIZ)
+    from polls.models import Question
+
+    start = timezone.now() - timedelta(seconds=5)
+    Question.objects.filter(pk=quiz.pk).update(
+        opened_at=start, closes_at=start + timedelta(seconds=10)
+    )
+    quiz.refresh_from_db()
+    four = choice(quiz, "4").pk
+    svc.record_answers(
+        quiz.pk,
+        [
+            svc.Answer(a.pk, choice_id=four, at=quiz.opened_at),
+            svc.Answer(b.pk, choice_id=four, at=quiz.opened_at + timedelta(seconds=5)),
+        ],
+    )
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert a.score == 1000 + 200 and a.streak == 3
+    assert b.score == 750 and b.streak == 1
+    # Answering after the timer is refused.
+    Participant.objects.create(meeting=m, nickname="slow", platform_user_id="s")
+
+    Question.objects.filter(pk=quiz.pk).update(closes_at=timezone.now() - timedelta(seconds=5))
+    slow = Participant.objects.get(nickname="slow")
+    assert svc.record_answers(quiz.pk, [svc.Answer(slow.pk, choice_id=four)]).outcomes == ["closed"]
+
+
+def test_rating_average_and_distribution_and_nobody_answering():
+    m = standard()
+    rating = q(m, K.RATING)
+    goto(m, K.RATING)
+    assert question_results(rating)["total"] == 0  # nobody answering is a valid result
+    svc.apply_command(m.pk, "results")
+    assert public_state(Meeting.objects.get(pk=m.pk))["results"]["average"] is None
+    svc.apply_command(m.pk, "reopen")
+    a, b, c = people(m, 3)
+    res = svc.record_answers(
+        rating.pk, [svc.Answer(a.pk, value=5), svc.Answer(b.pk, raw="4"), svc.Answer(c.pk, raw="9")]
+    )
+    assert res.outcomes == ["ok", "ok", "invalid"]
+    r = question_results(rating)
+    assert r["distribution"] == [0, 0, 0, 1, 1] and r["average"] == 4.5
+
+
+def test_word_cloud_limits_normalization_and_blocked_words():
+    m = standard()
+    wc = q(m, K.WORDCLOUD)
+    goto(m, K.WORDCLOUD)
+    a, b = people(m, 2)
+    res = svc.record_words(
+        wc.pk,
+        [
+            (a.pk, "Python"),
+            (a.pk, "PYTHON "),
+            (a.pk, "spam"),
+            (a.pk, "Django"),
+            (a.pk, "rust"),
+            (b.pk, "python"),
+        ],
+    )
+    assert res.outcomes == ["ok", "duplicate", "blocked", "ok", "limit", "ok"]
+    assert svc.record_words(wc.pk, [(a.pk, "go")]).outcomes == ["limit"]
+    words = {w["word"]: w["count"] for w in question_results(wc)["words"]}
+    assert words == {"python": 2, "django": 1}
+    assert Word.objects.count() == 3
+
+
+def test_flags_points_first_blood_once_wrapper_and_rate_limit():
+    m = standard()
+    svc.apply_command(m.pk, "start")
+    a, b = people(m, 2)
+    r = svc.check_flag(m.pk, a.pk, "FLAG{s3cret}")
+    assert r["points"] == 15 and r["first_blood"]
+    r = svc.check_flag(m.pk, b.pk, "s3cret")
+    assert r["points"] == 10 and not r["first_blood"]
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.check_flag(m.pk, a.pk, "s3cret")
+    assert exc.value.code == "already"
+    for _ in range(svc.FLAG_ATTEMPTS):
+        with pytest.raises(svc.ServiceError) as exc:
+            svc.check_flag(m.pk, b.pk, "nope")
+        assert exc.value.code == "wrong"
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.check_flag(m.pk, b.pk, "nope")
+    assert exc.value.code == "rate_limited"
+    assert dict(Participant.objects.values_list("nickname", "score")) == {"p0": 15, "p1": 10}
+
+
+def test_chat_authors_become_participants_by_platform_id():
+    m = standard()
+    x = ChatAuthor.objects.create(platform="twitch", platform_user_id="42", display_name="Same")
+    y = ChatAuthor.objects.create(platform="youtube", platform_user_id="42", display_name="Same")
+    ids = svc.participants_for_authors(m.pk, {x.pk: x, y.pk: y})
+    again = svc.participants_for_authors(m.pk, {x.pk: x})
+    assert len(set(ids.values())) == 2 and again[x.pk] == ids[x.pk]
+    assert set(Participant.objects.values_list("platform", flat=True)) == {"twitch", "youtube"}
+
+
+def test_resume_token_not_nickname():
+    m = standard()
+    p, token = svc.join(m, "alice")
+    svc.join(m, "alice")
+    assert svc.resume(m, token) == p
+    assert svc.resume(m, "alice") is None and svc.resume(m, "") is None
+    with pytest.raises(svc.ServiceError):
+        svc.join(m, "   ")
+
+
+def test_duplicate_meeting_copies_plan_with_a_new_code_and_fresh_state():
+    m = standard()
+    goto(m, K.POLL)
+    copy = svc.duplicate_meeting(m.pk)
+    assert copy.join_code != m.join_code and copy.state == MeetingState.BEFORE
+    assert [x.text for x in copy.questions.all()] == [x.text for x in m.questions.all()]
+    assert {x.status for x in copy.questions.all()} == {"pending"}
+    assert q(copy, K.QUIZ).choices.filter(is_correct=True).count() == 2
+    assert copy.flags.get().code == "s3cret"
+
+
+def test_reorder_and_host_state():
+    m = standard()
+    ids = list(m.questions.values_list("id", flat=True))
+    svc.reorder_plan(m.pk, list(reversed(ids)))
+    assert list(m.questions.values_list("id", flat=True)) == list(reversed(ids))
+    with pytest.raises(svc.ServiceError):
+        svc.reorder_plan(m.pk, ids[:2])
+    state = host_state(Meeting.objects.get(pk=m.pk))
+    assert [p["id"] for p in state["plan"]] == list(reversed(ids))
+    assert state["meeting"]["join_code"] == m.join_code
+
+
+def test_description_markdown_is_rendered_without_html():
+    html = svc.render_description("**hi** <script>alert(1)</script> [x](javascript:alert(1))")
+    assert "<strong>hi</strong>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html
