@@ -1,0 +1,360 @@
+"""Twitch traffic -> normalized ChatEvents. Pure functions: no I/O, no clock except as a default.
+
+IRC: ``irc_to_events(msg)`` for PRIVMSG, CLEARMSG, CLEARCHAT, USERNOTICE (everything else maps to
+nothing). EventSub: ``eventsub_to_event(subscription_type, payload)`` for the twitchio 3 payload
+objects. Both paths give the same events for the same facts (ids, roles, badges, kinds).
+
+Ids are deterministic so that a reconnect that re-delivers something is deduplicated by the store:
+messages keep Twitch's message id; moderation events are keyed by what and when.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from ..events import Author, Badge, ChatEvent, Fragment, Kind, SessionInfo, utcnow
+from .irc import IrcMessage
+
+PLATFORM = "twitch"
+
+# Badge set -> normalized role.
+_ROLE_FOR_BADGE = {
+    "broadcaster": "broadcaster",
+    "moderator": "moderator",
+    "lead_moderator": "moderator",
+    "vip": "vip",
+    "subscriber": "subscriber",
+    "founder": "subscriber",
+    "staff": "staff",
+    "admin": "staff",
+    "global_mod": "staff",
+    "partner": "verified",
+    "artist-badge": "artist",
+}
+_ROLE_ORDER = ["broadcaster", "moderator", "vip", "subscriber", "staff", "verified", "artist"]
+
+GIFT_NOTICES = {"subgift", "anonsubgift", "submysterygift", "anonsubmysterygift"}
+MEMBERSHIP_NOTICES = {
+    "sub",
+    "resub",
+    "giftpaidupgrade",
+    "anongiftpaidupgrade",
+    "primepaidupgrade",
+    "standardpayforward",
+    "communitypayforward",
+}
+
+
+class MappingError(ValueError):
+    """The line/payload is a kind we handle but lacks what we need (logged raw and skipped)."""
+
+
+def from_millis(value: str | int | None, default: datetime | None = None) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (TypeError, ValueError):
+        return default or utcnow()
+
+
+def parse_badges(value: str) -> list[Badge]:
+    """``subscriber/12,premium/1`` -> [Badge(subscriber, 12), Badge(premium, 1)]."""
+    badges = []
+    for item in (value or "").split(","):
+        if not item:
+            continue
+        set_id, _, version = item.partition("/")
+        badges.append(Badge(set_id=set_id, version=version))
+    return badges
+
+
+def roles_for(badges: list[Badge], tags: dict[str, str] | None = None) -> list[str]:
+    roles = {_ROLE_FOR_BADGE[b.set_id] for b in badges if b.set_id in _ROLE_FOR_BADGE}
+    tags = tags or {}
+    if tags.get("mod") == "1":
+        roles.add("moderator")
+    if tags.get("subscriber") == "1":
+        roles.add("subscriber")
+    if tags.get("vip") == "1":
+        roles.add("vip")
+    if tags.get("user-type") in ("staff", "admin", "global_mod"):
+        roles.add("staff")
+    return [r for r in _ROLE_ORDER if r in roles]
+
+
+def parse_emotes(text: str, value: str) -> list[Fragment]:
+    """Split ``text`` into text/emote fragments from the ``emotes`` tag (code point indices)."""
+    if not value:
+        return []
+    spans = []
+    for group in value.split("/"):
+        emote_id, _, positions = group.partition(":")
+        for pos in positions.split(","):
+            start, _, end = pos.partition("-")
+            try:
+                spans.append((int(start), int(end), emote_id))
+            except ValueError:
+                continue
+    spans.sort()
+    fragments: list[Fragment] = []
+    cursor = 0
+    for start, end, emote_id in spans:
+        if start < cursor or end >= len(text) or start > end:
+            continue  # overlapping or out of range: ignore rather than corrupt the text
+        if start > cursor:
+            fragments.append(Fragment(type="text", text=text[cursor:start]))
+        fragments.append(Fragment(type="emote", text=text[start : end + 1], emote_id=emote_id))
+        cursor = end + 1
+    if cursor < len(text):
+        fragments.append(Fragment(type="text", text=text[cursor:]))
+    return fragments
+
+
+def _irc_author(msg: IrcMessage) -> Author:
+    tags = msg.tags
+    uid = tags.get("user-id", "")
+    if not uid:
+        raise MappingError(f"{msg.command} without user-id")
+    # The login comes from the prefix (PRIVMSG) or the login tag (USERNOTICE); never from
+    # display-name, which may be non-ASCII.
+    login = msg.nick or tags.get("login", "")
+    badges = parse_badges(tags.get("badges", ""))
+    return Author(
+        id=uid,
+        login=login.lower(),
+        display_name=tags.get("display-name", "") or login,
+        roles=roles_for(badges, tags),
+        badges=badges,
+        color=tags.get("color", ""),
+    )
+
+
+def _base(msg: IrcMessage, received_at: datetime | None) -> dict:
+    now = received_at or utcnow()
+    return {
+        "platform": PLATFORM,
+        "sent_at": from_millis(msg.tags.get("tmi-sent-ts"), now),
+        "received_at": now,
+    }
+
+
+def _common_extra(msg: IrcMessage) -> dict:
+    extra = {"channel": msg.channel}
+    if msg.tags.get("room-id"):
+        extra["room_id"] = msg.tags["room-id"]
+    if msg.tags.get("badge-info"):
+        extra["badge_info"] = msg.tags["badge-info"]
+    return extra
+
+
+def _privmsg(msg: IrcMessage, received_at) -> ChatEvent:
+    tags = msg.tags
+    mid = tags.get("id", "")
+    if not mid:
+        raise MappingError("PRIVMSG without id")
+    if len(msg.params) < 2:
+        raise MappingError("PRIVMSG without text")
+    text = msg.trailing
+    extra = _common_extra(msg)
+    if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+        text = text[8:-1]
+        extra["action"] = True
+    if tags.get("first-msg") == "1":
+        extra["first_message"] = True
+    if tags.get("returning-chatter") == "1":
+        extra["returning_chatter"] = True
+    if tags.get("msg-id"):
+        extra["msg_id"] = tags["msg-id"]
+    if tags.get("custom-reward-id"):
+        extra["reward_id"] = tags["custom-reward-id"]
+    reply_to = tags.get("reply-parent-msg-id", "")
+    if reply_to:
+        extra["reply_parent_login"] = tags.get("reply-parent-user-login", "")
+        extra["reply_parent_text"] = tags.get("reply-parent-msg-body", "")
+    kind = Kind.MESSAGE
+    amount = None
+    currency = display = ""
+    bits = tags.get("bits", "")
+    if bits:
+        try:
+            n = int(bits)
+        except ValueError:
+            raise MappingError(f"bad bits tag {bits!r}") from None
+        if n > 0:
+            kind, amount, currency, display = Kind.PAID, Decimal(n), "bits", f"{n} bits"
+    return ChatEvent(
+        kind=kind,
+        id=mid,
+        author=_irc_author(msg),
+        text=text,
+        fragments=parse_emotes(text, tags.get("emotes", "")),
+        amount=amount,
+        currency=currency,
+        amount_display=display,
+        reply_to=reply_to,
+        extra=extra,
+        **_base(msg, received_at),
+    )
+
+
+def _int_tag(tags, key):
+    try:
+        return int(tags[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _usernotice(msg: IrcMessage, received_at) -> ChatEvent:
+    tags = msg.tags
+    mid = tags.get("id", "")
+    if not mid:
+        raise MappingError("USERNOTICE without id")
+    notice = tags.get("msg-id", "")
+    system = tags.get("system-msg", "")
+    user_text = msg.trailing if len(msg.params) >= 2 else ""
+    extra = _common_extra(msg)
+    extra["notice"] = notice
+    if system:
+        extra["system_msg"] = system
+    params = {k[len("msg-param-") :]: v for k, v in tags.items() if k.startswith("msg-param-")}
+    if params:
+        extra["params"] = params
+    text = user_text or system
+    if notice in MEMBERSHIP_NOTICES:
+        kind = Kind.MEMBERSHIP
+        months = _int_tag(tags, "msg-param-cumulative-months") or _int_tag(tags, "msg-param-months")
+        if months is not None:
+            extra["months"] = months
+        if tags.get("msg-param-sub-plan"):
+            extra["tier"] = tags["msg-param-sub-plan"]
+    elif notice in GIFT_NOTICES:
+        kind = Kind.GIFT
+        extra["gift"] = "subscription"
+        extra["count"] = _int_tag(tags, "msg-param-mass-gift-count") or 1
+        if tags.get("msg-param-recipient-user-name"):
+            extra["recipient_login"] = tags["msg-param-recipient-user-name"]
+            extra["recipient_id"] = tags.get("msg-param-recipient-id", "")
+        if tags.get("msg-param-sub-plan"):
+            extra["tier"] = tags["msg-param-sub-plan"]
+        text = system or user_text
+    elif notice == "raid":
+        kind = Kind.RAID
+        extra["viewer_count"] = _int_tag(tags, "msg-param-viewerCount")
+        text = system or user_text
+    elif notice == "announcement":
+        kind = Kind.ANNOUNCEMENT
+        if tags.get("msg-param-color"):
+            extra["color"] = tags["msg-param-color"]
+    else:
+        kind = Kind.MESSAGE  # ritual, bitsbadgetier, viewermilestone...: kept, never lost
+    return ChatEvent(
+        kind=kind,
+        id=mid,
+        author=_irc_author(msg),
+        text=text,
+        fragments=parse_emotes(user_text, tags.get("emotes", "")) if text == user_text else [],
+        extra=extra,
+        **_base(msg, received_at),
+    )
+
+
+def _clearmsg(msg: IrcMessage, received_at) -> ChatEvent:
+    target = msg.tags.get("target-msg-id", "")
+    if not target:
+        raise MappingError("CLEARMSG without target-msg-id")
+    extra = _common_extra(msg)
+    if msg.tags.get("login"):
+        extra["target_login"] = msg.tags["login"]
+    return ChatEvent(
+        kind=Kind.DELETION,
+        id=f"clearmsg:{target}",
+        target_message_id=target,
+        target_text=msg.trailing if len(msg.params) >= 2 else "",
+        extra=extra,
+        **_base(msg, received_at),
+    )
+
+
+def _clearchat(msg: IrcMessage, received_at) -> ChatEvent:
+    tags = msg.tags
+    base = _base(msg, received_at)
+    ts = tags.get("tmi-sent-ts") or str(int(base["sent_at"].timestamp() * 1000))
+    room = tags.get("room-id", msg.channel)
+    extra = _common_extra(msg)
+    if len(msg.params) < 2:  # the whole chat was cleared
+        return ChatEvent(kind=Kind.CLEAR, id=f"clearchat:{room}:{ts}", extra=extra, **base)
+    uid = tags.get("target-user-id", "")
+    if not uid:
+        raise MappingError("CLEARCHAT for a user without target-user-id")
+    target = Author(id=uid, login=msg.trailing.lower(), display_name=msg.trailing)
+    duration = _int_tag(tags, "ban-duration")
+    if duration is not None:
+        return ChatEvent(
+            kind=Kind.TIMEOUT,
+            id=f"clearchat:{room}:{uid}:{ts}",
+            author=target,
+            duration_seconds=duration,
+            ends_at=base["sent_at"] + timedelta(seconds=duration),
+            extra=extra,
+            **base,
+        )
+    return ChatEvent(
+        kind=Kind.BAN, id=f"clearchat:{room}:{uid}:{ts}", author=target, extra=extra, **base
+    )
+
+
+_IRC_HANDLERS = {
+    "PRIVMSG": _privmsg,
+    "USERNOTICE": _usernotice,
+    "CLEARMSG": _clearmsg,
+    "CLEARCHAT": _clearchat,
+}
+
+
+def irc_to_events(msg: IrcMessage, received_at: datetime | None = None) -> list[ChatEvent]:
+    """The ChatEvents one IRC message means ([] for protocol chatter like JOIN or ROOMSTATE).
+
+    Raises ``MappingError`` (or pydantic's ValidationError) for a chat line that lacks required
+    data; the caller logs the raw line and goes on.
+    """
+    handler = _IRC_HANDLERS.get(msg.command)
+    if handler is None:
+        return []
+    return [handler(msg, received_at)]
+
+
+def stream_start_event(
+    *,
+    stream_id: str,
+    started_at: datetime,
+    title: str = "",
+    category: str = "",
+    viewer_count: int | None = None,
+    channel: str = "",
+) -> ChatEvent:
+    return ChatEvent(
+        kind=Kind.STREAM_START,
+        platform=PLATFORM,
+        id=f"stream-start:{stream_id}",
+        sent_at=started_at,
+        session=SessionInfo(
+            platform_session_id=stream_id,
+            title=title,
+            category=category,
+            viewer_count=viewer_count,
+        ),
+        extra={"channel": channel} if channel else {},
+    )
+
+
+def stream_end_event(
+    *, stream_id: str, ended_at: datetime, channel: str = "", reason: str = "stream ended"
+) -> ChatEvent:
+    return ChatEvent(
+        kind=Kind.STREAM_END,
+        platform=PLATFORM,
+        id=f"stream-end:{stream_id or channel}:{int(ended_at.timestamp())}",
+        sent_at=ended_at,
+        session=SessionInfo(platform_session_id=stream_id, reason=reason),
+        extra={"channel": channel} if channel else {},
+    )

@@ -1,0 +1,183 @@
+"""Twitch IRC parsing and the pure mapping to ChatEvents (no network)."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ingest.events import Kind
+from ingest.twitch.irc import IrcParseError, escape_tag, parse_line, split_frame, unescape_tag
+from ingest.twitch.mapping import MappingError, irc_to_events, parse_emotes
+
+PRIV = (
+    "@badge-info=subscriber/3;badges=subscriber/3;color=#00FF7F;display-name=Viewer;"
+    "emotes=25:6-10;first-msg=0;id=b34ccfc7-4977-403a-8a94-33c6bac34fb8;mod=0;room-id=3003;"
+    "subscriber=1;tmi-sent-ts=1700000000000;turbo=0;user-id=2002;user-type= "
+    ":viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :hello Kappa"
+)
+
+
+def one(line):
+    [ev] = irc_to_events(parse_line(line))
+    return ev
+
+
+def test_tag_escapes_are_decoded():
+    assert unescape_tag(r"a\sb\:c\\d\re\nf") == "a b;c\\d\re\nf"
+    assert unescape_tag("trailing\\") == "trailing"
+    assert unescape_tag(r"unknown\q") == "unknownq"
+    for s in ["x y;z\\w\r\n", "plain", "", "\\s literally"]:
+        assert unescape_tag(escape_tag(s)) == s
+
+
+def test_parse_privmsg_line():
+    m = parse_line(PRIV)
+    assert m.command == "PRIVMSG"
+    assert m.nick == "viewer"
+    assert m.channel == "streamer"
+    assert m.trailing == "hello Kappa"
+    assert m.tags["user-id"] == "2002"
+    assert m.tags["user-type"] == ""
+
+
+def test_trailing_keeps_colons_and_spaces():
+    m = parse_line(":a!a@a.tmi.twitch.tv PRIVMSG #c :: starts with colon :and  more  ")
+    assert m.trailing == ": starts with colon :and  more  "
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "@a=b", ":prefix.only", "@a=b :prefix", "4garbage!! not irc :x", ":x :y"]
+)
+def test_malformed_lines_raise(bad):
+    with pytest.raises(IrcParseError):
+        parse_line(bad)
+
+
+def test_a_frame_may_hold_several_lines():
+    frame = "PING :tmi.twitch.tv\r\n" + PRIV + "\r\n:tmi.twitch.tv RECONNECT\r\n"
+    assert [parse_line(x).command for x in split_frame(frame)] == ["PING", "PRIVMSG", "RECONNECT"]
+
+
+def test_privmsg_maps_to_a_message_with_badges_roles_emotes():
+    ev = one(PRIV)
+    assert ev.kind == Kind.MESSAGE and ev.platform == "twitch"
+    assert ev.id == "b34ccfc7-4977-403a-8a94-33c6bac34fb8"
+    assert ev.text == "hello Kappa"
+    assert ev.author.id == "2002" and ev.author.login == "viewer"
+    assert ev.author.roles == ["subscriber"]
+    assert [(b.set_id, b.version) for b in ev.author.badges] == [("subscriber", "3")]
+    assert ev.sent_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert [(f.type, f.text, f.emote_id) for f in ev.fragments] == [
+        ("text", "hello ", ""),
+        ("emote", "Kappa", "25"),
+    ]
+
+
+def test_login_comes_from_the_prefix_not_the_display_name():
+    line = PRIV.replace("display-name=Viewer", "display-name=山田太郎").replace(
+        ":viewer!viewer@viewer", ":yamada_taro!yamada_taro@yamada_taro"
+    )
+    ev = one(line)
+    assert ev.author.login == "yamada_taro"
+    assert ev.author.display_name == "山田太郎"
+
+
+def test_roles_are_normalized():
+    line = PRIV.replace("badges=subscriber/3", "badges=broadcaster/1,vip/1,staff/1").replace(
+        "mod=0", "mod=1"
+    )
+    assert one(line).author.roles == ["broadcaster", "moderator", "vip", "subscriber", "staff"]
+
+
+def test_bits_first_message_reply_and_action():
+    line = PRIV.replace("first-msg=0", "first-msg=1;bits=100").replace(
+        "user-type=", "reply-parent-msg-id=abc;reply-parent-user-login=mod;reply-parent-msg-body=hi\\sthere;user-type="
+    )
+    ev = one(line)
+    assert ev.kind == Kind.PAID
+    assert (ev.amount, ev.currency, ev.amount_display) == (Decimal(100), "bits", "100 bits")
+    assert ev.extra["first_message"] is True
+    assert ev.reply_to == "abc"
+    assert ev.extra["reply_parent_text"] == "hi there"
+    action = one(PRIV.replace(":hello Kappa", ":\x01ACTION dances\x01").replace("emotes=25:6-10", "emotes="))
+    assert action.text == "dances" and action.extra["action"] is True
+
+
+def test_clearmsg_keeps_the_deleted_text():
+    ev = one(
+        "@login=viewer;room-id=;target-msg-id=b34c;tmi-sent-ts=1700000005000 "
+        ":tmi.twitch.tv CLEARMSG #streamer :hello Kappa"
+    )
+    assert ev.kind == Kind.DELETION
+    assert (ev.target_message_id, ev.target_text) == ("b34c", "hello Kappa")
+    assert ev.extra["target_login"] == "viewer"
+
+
+def test_clearchat_timeout_ban_and_clear():
+    t = one(
+        "@ban-duration=600;room-id=3003;target-user-id=2002;tmi-sent-ts=1700000006000 "
+        ":tmi.twitch.tv CLEARCHAT #streamer :viewer"
+    )
+    sent = datetime.fromtimestamp(1700000006, tz=UTC)
+    assert t.kind == Kind.TIMEOUT and t.duration_seconds == 600
+    assert t.ends_at == sent + timedelta(seconds=600)
+    assert (t.author.id, t.author.login) == ("2002", "viewer")
+    b = one(
+        "@room-id=3003;target-user-id=2002;tmi-sent-ts=1700000006500 "
+        ":tmi.twitch.tv CLEARCHAT #streamer :viewer"
+    )
+    assert b.kind == Kind.BAN and b.ends_at is None and b.author.id == "2002"
+    c = one("@room-id=3003;tmi-sent-ts=1700000007000 :tmi.twitch.tv CLEARCHAT #streamer")
+    assert c.kind == Kind.CLEAR and c.author is None
+    assert len({t.id, b.id, c.id}) == 3
+
+
+def test_usernotice_kinds():
+    base = (
+        "@badge-info=subscriber/6;badges=subscriber/6;display-name=Viewer;id={id};login=viewer;"
+        "msg-id={kind};{params}room-id=3003;system-msg=System\\stext;tmi-sent-ts=1700000008000;"
+        "user-id=2002 :tmi.twitch.tv USERNOTICE #streamer{text}"
+    )
+
+    def ev(kind, params="", text=""):
+        return one(base.format(id=f"n-{kind}", kind=kind, params=params, text=text))
+
+    resub = ev("resub", "msg-param-cumulative-months=6;", " :Great stream!")
+    assert resub.kind == Kind.MEMBERSHIP and resub.text == "Great stream!"
+    assert resub.extra["months"] == 6 and resub.author.login == "viewer"
+    assert resub.extra["system_msg"] == "System text"
+    sub = ev("sub", "msg-param-sub-plan=1000;")
+    assert sub.kind == Kind.MEMBERSHIP and sub.text == "System text"
+    gift = ev("subgift", "msg-param-recipient-user-name=kwame;msg-param-recipient-id=7;")
+    assert gift.kind == Kind.GIFT and gift.extra["recipient_login"] == "kwame"
+    mystery = ev("submysterygift", "msg-param-mass-gift-count=5;")
+    assert mystery.kind == Kind.GIFT and mystery.extra["count"] == 5
+    raid = ev("raid", "msg-param-viewerCount=1234;")
+    assert raid.kind == Kind.RAID and raid.extra["viewer_count"] == 1234
+    ann = ev("announcement", "msg-param-color=PRIMARY;", " :Heads up!")
+    assert ann.kind == Kind.ANNOUNCEMENT and ann.text == "Heads up!"
+    other = ev("ritual")
+    assert other.kind == Kind.MESSAGE and other.extra["notice"] == "ritual"
+
+
+def test_protocol_chatter_maps_to_nothing():
+    for line in [
+        "PING :tmi.twitch.tv",
+        ":tmi.twitch.tv 001 justinfan1 :Welcome, GLHF!",
+        "@room-id=3003;slow=0 :tmi.twitch.tv ROOMSTATE #streamer",
+        ":justinfan1!justinfan1@justinfan1.tmi.twitch.tv JOIN #streamer",
+    ]:
+        assert irc_to_events(parse_line(line)) == []
+
+
+def test_chat_line_without_required_tags_is_an_error():
+    with pytest.raises(MappingError):
+        irc_to_events(parse_line(PRIV.replace("id=b34ccfc7-4977-403a-8a94-33c6bac34fb8;", "")))
+    with pytest.raises(MappingError):
+        irc_to_events(parse_line(":tmi.twitch.tv CLEARCHAT #streamer :someone"))
+
+
+def test_emote_positions_are_code_points_and_bad_ranges_are_ignored():
+    frags = parse_emotes("👏 Kappa", "25:2-6")
+    assert [(f.type, f.text) for f in frags] == [("text", "👏 "), ("emote", "Kappa")]
+    assert [f.text for f in parse_emotes("hi", "25:5-9")] == ["hi"]
