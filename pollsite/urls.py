@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("ingest.urls")),
+    path("bots/", include("bots.urls")),
 ]
