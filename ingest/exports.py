@@ -97,7 +97,7 @@ def message_row(m: ChatMessage) -> list:
     return [
         m.pk, m.platform, m.source_id, m.source.identifier, m.session_id, video_id(m),
         m.platform_message_id, m.kind, *_author_cols(m.author), m.text,
-        str(m.amount.normalize()) if m.amount is not None else None, m.currency,
+        format(m.amount.normalize(), "f") if m.amount is not None else None, m.currency,
         m.amount_display, m.reply_to, _iso(m.sent_at), _iso(m.received_at), _iso(m.edited_at),
         m.status, m.note, m.reviewed_by.get_username() if m.reviewed_by_id else None,
         _iso(m.reviewed_at), m.display_selected, m.pinned, m.platform_state, _iso(m.removed_at),
