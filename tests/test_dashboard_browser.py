@@ -39,7 +39,7 @@ WAIT_MS = 10_000
 
 # Runs in a separate Python process against the server's database: migrate, users, sessions.
 SETUP = r"""
-import json, django
+import json, os, django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0, interactive=False)
@@ -54,13 +54,17 @@ def cookie(user):
     return c.cookies[settings.SESSION_COOKIE_NAME].value
 
 mods = Group.objects.get_or_create(name="moderator")[0]
-mod = User.objects.create_user("mod", password="unused-" + "x" * 20)
+mod = User.objects.create_user("mod", password=os.environ["BROWSER_TEST_PASSWORD"])
 mod.groups.add(mods)
 boss = User.objects.create_user("boss", password="unused-" + "x" * 20, is_staff=True)
 plain = User.objects.create_user("plain", password="unused-" + "x" * 20)
 src = ChatSource.objects.create(
     platform="replay", identifier="browser-show", name="Browser show",
     settings={"path": "chat.jsonl", "follow": True, "poll_seconds": 0.05},
+)
+ChatSource.objects.create(
+    platform="replay", identifier="escape", name="Escaping source",
+    settings={"path": "../outside.jsonl"},
 )
 print(json.dumps({
     "cookie_name": settings.SESSION_COOKIE_NAME,
@@ -100,6 +104,7 @@ class LiveServer:
             "CHORUS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
+            "BROWSER_TEST_PASSWORD": "pw-" + uuid.uuid4().hex,
         }
         self.proc: subprocess.Popen | None = None
         self.log = (tmp / "server.log").open("ab")
@@ -115,6 +120,19 @@ class LiveServer:
         )
         assert out.returncode == 0, out.stderr[-3000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def django(self, code: str) -> str:
+        """Run Python against the server's database (a separate process, like an admin would)."""
+        out = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()\n" + code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -223,7 +241,7 @@ def row(page, text):
     return page.locator("li.msg", has=page.locator(".msg-text", has_text=text)).first
 
 
-def test_plain_user_gets_403_and_anonymous_is_sent_to_login(server, browser):
+def test_plain_user_gets_403_and_login_logout_flow(server, browser):
     ctx = browser.new_context()
     ctx.add_cookies(
         [{"name": server.info["cookie_name"], "value": server.info["plain"], "url": server.url}]
@@ -235,7 +253,18 @@ def test_plain_user_gets_403_and_anonymous_is_sent_to_login(server, browser):
     page = ctx.new_page()
     page.goto(server.url + "/dashboard/")
     assert page.url.startswith(server.url + "/accounts/login/")
-    assert page.locator("input[name=password]").count() == 1
+    page.get_by_label("Username").fill("mod")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    assert "did not match" in page.locator(".form-error").inner_text()
+    page.get_by_label("Username").fill("mod")
+    page.get_by_label("Password").fill(server.env["BROWSER_TEST_PASSWORD"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("#conn.conn-open", timeout=WAIT_MS)
+    assert page.url == server.url + "/dashboard/"
+    page.get_by_role("button", name="Log out").click()
+    assert page.url.startswith(server.url + "/accounts/login/")
+    assert page.goto(server.url + "/dashboard/").url.startswith(server.url + "/accounts/login/")
     ctx.close()
 
 
@@ -374,10 +403,33 @@ def test_platform_deletion_strikes_the_row_and_takes_it_off_display(server, open
     assert "Mod Marta" in page.locator("#modlog").inner_text()
 
 
-def test_source_health_and_filters(server, open_dashboard):
+def test_source_health_is_shown_and_updated_live(server, open_dashboard):
     page = open_dashboard("mod")
     src = page.locator(f'#sources li[data-source-id="{server.info["source_id"]}"]')
     assert "Connected" in src.locator(".source-state").inner_text()
+    broken = page.locator("#sources li", has_text="Escaping source")
+    assert broken.locator(".source-state").inner_text() == "Failed"
+    assert "inside CHORUS_REPLAY_DIR" in broken.locator(".source-reason").inner_text()
+    # A source added while the page is open shows up, and its health changes live.
+    server.django(
+        "from ingest.models import ChatSource\n"
+        "ChatSource.objects.create(platform='replay', identifier='late', name='Late show',"
+        " settings={'path': 'missing.jsonl'})"
+    )
+    late = page.locator("#sources li", has_text="Late show")
+    late.locator(".source-state", has_text="Failed").wait_for(timeout=WAIT_MS)
+    assert "does not exist" in late.locator(".source-reason").inner_text()
+    assert page.locator("#filter-source option", has_text="Late show").count() == 1
+
+
+def test_error_frames_are_shown(server, open_dashboard):
+    page = open_dashboard("mod")
+    page.evaluate("window.chorusDashboard.socket.ws.send('{\"type\": \"launch.missiles\"}')")
+    page.locator("#errors", has_text="unknown frame type").wait_for(timeout=WAIT_MS)
+
+
+def test_filters_apply_to_the_query_and_to_live_arrivals(server, open_dashboard):
+    page = open_dashboard("mod")
     tag = uuid.uuid4().hex[:6]
     page.locator("#filters input[name=text]").fill("needle " + tag)
     page.locator("#filters button[type=submit]").click()

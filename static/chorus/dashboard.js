@@ -511,6 +511,14 @@
     if (s.status_reason) li.appendChild(el("span", "source-reason", s.status_reason));
     if (s.live_title) li.appendChild(el("span", "source-live", "Live: " + s.live_title));
     li.title = s.status_changed_at ? "since " + fmtDateTime(s.status_changed_at) : "";
+    // A source added while the page is open becomes filterable too.
+    var value = String(s.id);
+    var known = Array.prototype.some.call(els.sourceSelect.options, function (o) { return o.value === value; });
+    if (!known) {
+      var opt = el("option", null, s.name || s.platform + ":" + s.identifier);
+      opt.value = value;
+      els.sourceSelect.appendChild(opt);
+    }
   }
 
   function onSessions(sessions) {
