@@ -318,3 +318,26 @@ class ApiToken(models.Model):
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
         return token
+
+
+class QuotaUsage(models.Model):
+    """API quota spent per platform and quota day (YouTube: midnight to midnight Pacific).
+
+    Shared by every process through the database, so the dashboard and /api/health/ see what
+    all workers spent. Written with F() increments (no lost updates between workers).
+    """
+
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    day = models.DateField()
+    units = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    exhausted_until = models.DateTimeField(null=True, blank=True)
+    exhausted_reason = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "day"], name="uniq_quota_day")]
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"{self.platform} {self.day}: {self.units} units"
