@@ -1,0 +1,253 @@
+"""Meeting sockets: participants (no account, identified by a resume token) and host dashboards.
+
+Thin: rules live in polls/services.py and polls/state.py; batching and throttling in polls/live.py.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from ingest.permissions import HOST_GROUP
+from polls import live, services
+from polls.models import Meeting
+from polls.serializers import host_state, public_state
+
+from .base import (
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHORIZED,
+    CommandError,
+    FrameConsumer,
+    command,
+    user_has_role,
+)
+from .meeting_protocol import AddWord, Empty, Goto, Join, Rate, Reorder, Resume, SubmitFlag, Vote
+
+CHAT_IN_HELLO = 50
+
+
+def _service(fn):
+    async def call(*args, **kwargs):
+        try:
+            return await database_sync_to_async(fn)(*args, **kwargs)
+        except services.ServiceError as exc:
+            raise CommandError(exc.code, exc.message) from exc
+
+    return call
+
+
+OUTCOME_ERRORS = {
+    "duplicate": ("duplicate", "you already answered this question"),
+    "closed": ("closed", "this question is not open for answers"),
+    "invalid": ("invalid", "this answer does not fit the question"),
+    "not_found": ("not_found", "no such question in this meeting"),
+    "limit": ("limit", "you have added the maximum number of words"),
+    "too_short": ("too_short", "this word is too short"),
+    "too_long": ("too_long", "this word is too long"),
+    "blocked": ("blocked", "this word is not allowed"),
+    "internal": ("internal", "the server could not record your answer"),
+}
+
+
+class ParticipantConsumer(FrameConsumer):
+    channel = "meeting"
+
+    async def authorize(self):
+        code = self.scope["url_route"]["kwargs"]["code"]
+        meeting = await database_sync_to_async(services.find_meeting_by_code)(code)
+        if meeting is None:
+            return CLOSE_NOT_FOUND
+        self.meeting_id = meeting.pk
+        self.participant_id = None
+        return True
+
+    async def groups_for(self):
+        return [live.participants_group(self.meeting_id)]
+
+    async def hello(self):
+        state = await database_sync_to_async(_public)(self.meeting_id)
+        return {"meeting_id": self.meeting_id, **state}
+
+    async def is_participant(self) -> bool:
+        return self.participant_id is not None
+
+    @command("join", Join)
+    async def on_join(self, frame: Join):
+        meeting = await database_sync_to_async(Meeting.objects.get)(pk=self.meeting_id)
+        p, token = await _service(services.join)(meeting, frame.nickname)
+        self.participant_id = p.pk
+        live.touch(self.meeting_id)
+        return {"token": token, "me": await _service(services.me)(p.pk)}
+
+    @command("resume", Resume)
+    async def on_resume(self, frame: Resume):
+        meeting = await database_sync_to_async(Meeting.objects.get)(pk=self.meeting_id)
+        p = await database_sync_to_async(services.resume)(meeting, frame.token)
+        if p is None:
+            raise CommandError("unknown_token", "this device is not known here; join again")
+        self.participant_id = p.pk
+        return {"me": await _service(services.me)(p.pk)}
+
+    async def _answer(self, kind, question_id, entry):
+        outcome = await live.hub().submit(kind, self.meeting_id, question_id, entry)
+        if outcome in (services.OK, services.CHANGED):
+            return {"result": outcome}
+        raise CommandError(*OUTCOME_ERRORS.get(outcome, ("invalid", outcome)))
+
+    @command("vote", Vote, permission="is_participant")
+    async def on_vote(self, frame: Vote):
+        entry = services.Answer(self.participant_id, choice_id=frame.choice_id, at=timezone.now())
+        return await self._answer("answer", frame.question_id, entry)
+
+    @command("rate", Rate, permission="is_participant")
+    async def on_rate(self, frame: Rate):
+        entry = services.Answer(self.participant_id, value=frame.value, at=timezone.now())
+        return await self._answer("answer", frame.question_id, entry)
+
+    @command("word", AddWord, permission="is_participant")
+    async def on_word(self, frame: AddWord):
+        return await self._answer("word", frame.question_id, (self.participant_id, frame.word))
+
+    @command("flag", SubmitFlag, permission="is_participant")
+    async def on_flag(self, frame: SubmitFlag):
+        result = await _service(services.check_flag)(
+            self.meeting_id, self.participant_id, frame.code
+        )
+        await live.publish_captures(self.meeting_id, [result])
+        return {
+            "flag": result["flag"],
+            "points": result["points"],
+            "first_blood": result["first_blood"],
+        }
+
+    @command("me", Empty, permission="is_participant")
+    async def on_me(self, frame: Empty):
+        return {"me": await _service(services.me)(self.participant_id)}
+
+    @command("ping", Empty)
+    async def on_ping(self, frame: Empty):
+        return {"pong": True}
+
+
+def _public(meeting_id: int) -> dict:
+    m = Meeting.objects.select_related("current_question").get(pk=meeting_id)
+    return public_state(m)
+
+
+def _host_hello(meeting_id: int, user_id: int) -> dict:
+    from ingest.models import ChatMessage
+    from ingest.serializers import message_dict
+
+    role = "control" if services.claim_control_if_free(meeting_id, user_id) else "view"
+    m = Meeting.objects.select_related("current_question", "controller").get(pk=meeting_id)
+    chat = [
+        message_dict(msg, author=msg.author)
+        for msg in ChatMessage.objects.filter(source__in=m.sources.all())
+        .select_related("author", "reviewed_by")
+        .order_by("-id")[:CHAT_IN_HELLO]
+    ]
+    return {"role": role, "chat": list(reversed(chat)), **host_state(m)}
+
+
+class HostConsumer(FrameConsumer):
+    channel = "meeting-host"
+
+    async def authorize(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CLOSE_UNAUTHORIZED
+        if not await self.is_host():
+            return False
+        self.meeting_id = self.scope["url_route"]["kwargs"]["meeting_id"]
+        exists = await database_sync_to_async(Meeting.objects.filter(pk=self.meeting_id).exists)()
+        return True if exists else CLOSE_NOT_FOUND
+
+    async def groups_for(self):
+        return [live.host_group(self.meeting_id)]
+
+    async def hello(self):
+        user = self.scope["user"]
+        state = await database_sync_to_async(_host_hello)(self.meeting_id, user.pk)
+        return {"user": user.get_username(), **state}
+
+    # Permissions, fresh from the database on every command.
+    async def is_host(self) -> bool:
+        user = self.scope.get("user")
+        return await user_has_role(getattr(user, "pk", None), HOST_GROUP)
+
+    async def can_control(self) -> bool:
+        if not await self.is_host():
+            return False
+        return await database_sync_to_async(
+            Meeting.objects.filter(pk=self.meeting_id, controller_id=self.scope["user"].pk).exists
+        )()
+
+    async def _run(self, name: str, question_id: int | None = None):
+        await _service(services.apply_command)(self.meeting_id, name, question_id)
+        state = await live.publish_state(self.meeting_id)
+        return {"state": state["meeting"]["state"]}
+
+    @command("control.take", Empty, permission="is_host")
+    async def on_control_take(self, frame: Empty):
+        user = self.scope["user"]
+        await database_sync_to_async(services.take_control)(self.meeting_id, user.pk)
+        await live.publish(
+            live.host_group(self.meeting_id), {"type": "control", "controller": user.get_username()}
+        )
+        return {"role": "control"}
+
+    @command("meeting.start", Empty, permission="can_control")
+    async def on_meeting_start(self, frame):
+        return await self._run("start")
+
+    @command("meeting.end", Empty, permission="can_control")
+    async def on_meeting_end(self, frame):
+        return await self._run("end")
+
+    @command("question.next", Empty, permission="can_control")
+    async def on_question_next(self, frame):
+        return await self._run("next")
+
+    @command("question.previous", Empty, permission="can_control")
+    async def on_question_previous(self, frame):
+        return await self._run("previous")
+
+    @command("question.goto", Goto, permission="can_control")
+    async def on_question_goto(self, frame: Goto):
+        return await self._run("goto", frame.question_id)
+
+    @command("question.close", Empty, permission="can_control")
+    async def on_question_close(self, frame):
+        return await self._run("close")
+
+    @command("question.reopen", Empty, permission="can_control")
+    async def on_question_reopen(self, frame):
+        return await self._run("reopen")
+
+    @command("show.results", Empty, permission="can_control")
+    async def on_show_results(self, frame):
+        return await self._run("results")
+
+    @command("show.scoreboard", Empty, permission="can_control")
+    async def on_show_scoreboard(self, frame):
+        return await self._run("scoreboard")
+
+    @command("plan.reorder", Reorder, permission="can_control")
+    async def on_plan_reorder(self, frame: Reorder):
+        await _service(services.reorder_plan)(self.meeting_id, frame.order)
+        await live.publish_state(self.meeting_id)
+        return {}
+
+    @command("state.get", Empty, permission="is_host")
+    async def on_state_get(self, frame):
+        m = await database_sync_to_async(
+            Meeting.objects.select_related("current_question", "controller").get
+        )(pk=self.meeting_id)
+        return {"state": await database_sync_to_async(host_state)(m)}
+
+    @command("ping", Empty)
+    async def on_ping(self, frame: Empty):
+        return {"pong": True}
+
+
+__all__ = ["HostConsumer", "ParticipantConsumer"]

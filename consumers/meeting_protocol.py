@@ -1,0 +1,151 @@
+"""Schemas of every frame on the meeting sockets (docs/protocol.md, "Meetings").
+
+Two channels share the general wire format of consumers/base.py:
+- ``meeting`` (``/ws/meeting/<join code>/``): participants, no account.
+- ``meeting-host`` (``/ws/host/<meeting id>/``): staff and the "host" group.
+Tests validate every server frame against these models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .protocol import Ack, Error, ServerFrame
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- participant -> server ------------------------------------------------------------------
+class Join(_Frame):
+    nickname: str = Field(min_length=1, max_length=64)
+
+
+class Resume(_Frame):
+    token: str = Field(min_length=8, max_length=128)
+
+
+class Vote(_Frame):
+    question_id: int = Field(gt=0)
+    choice_id: int = Field(gt=0)
+
+
+class Rate(_Frame):
+    question_id: int = Field(gt=0)
+    value: int
+
+
+class AddWord(_Frame):
+    question_id: int = Field(gt=0)
+    word: str = Field(min_length=1, max_length=200)
+
+
+class SubmitFlag(_Frame):
+    code: str = Field(min_length=1, max_length=300)
+
+
+class Empty(_Frame):
+    pass
+
+
+# --- host -> server -------------------------------------------------------------------------
+class Goto(_Frame):
+    question_id: int = Field(gt=0)
+
+
+class Reorder(_Frame):
+    order: list[int] = Field(min_length=1, max_length=1000)
+
+
+# --- server -> client -----------------------------------------------------------------------
+class _State(ServerFrame):
+    meeting: dict
+    question: dict | None
+    position: dict
+    results: dict | None
+    scoreboard: list[dict] | None
+
+
+class ParticipantHello(_State):
+    type: Literal["hello"]
+    protocol: int
+    channel: Literal["meeting"]
+    meeting_id: int
+
+
+class MeetingState(_State):
+    type: Literal["meeting.state"]
+
+
+class _HostState(_State):
+    plan: list[dict]
+    participants: int
+    flags: list[dict]
+
+
+class HostHello(_HostState):
+    type: Literal["hello"]
+    protocol: int
+    channel: Literal["meeting-host"]
+    user: str
+    role: Literal["control", "view"]
+    chat: list[dict]
+
+
+class HostState(_HostState):
+    type: Literal["host.state"]
+
+
+class Results(ServerFrame):
+    type: Literal["results"]
+    meeting_id: int
+    question_id: int | None
+    results: dict | None
+    participants: int
+    scoreboard: list[dict]
+
+
+class Control(ServerFrame):
+    type: Literal["control"]
+    controller: str | None
+
+
+class FlagCaptured(ServerFrame):
+    type: Literal["flag.captured"]
+    captures: list[dict]
+
+
+class ChatMessages(ServerFrame):
+    type: Literal["chat.messages"]
+    messages: list[dict]
+
+
+class ChatVotes(ServerFrame):
+    type: Literal["chat.votes"]
+    accepted: int
+    refused: int
+
+
+PARTICIPANT_FRAMES = {"hello": ParticipantHello, "meeting.state": MeetingState}
+HOST_FRAMES = {
+    "hello": HostHello,
+    "host.state": HostState,
+    "results": Results,
+    "control": Control,
+    "flag.captured": FlagCaptured,
+    "chat.messages": ChatMessages,
+    "chat.votes": ChatVotes,
+}
+COMMON = {"ack": Ack, "error": Error}
+
+
+def validate_meeting_frame(frame: dict, channel: str = "meeting") -> ServerFrame:
+    """Raise if ``frame`` is not a documented frame of that meeting channel."""
+    table = {**COMMON, **(PARTICIPANT_FRAMES if channel == "meeting" else HOST_FRAMES)}
+    model = table.get(frame.get("type"))
+    if model is None:
+        raise ValueError(f"undocumented {channel} frame type {frame.get('type')!r}")
+    return model.model_validate(frame)

@@ -1,0 +1,336 @@
+"""Meeting websockets: every client frame and server frame, permissions, throttled results."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group, User
+
+from consumers.meeting_protocol import validate_meeting_frame
+from polls.models import Meeting, Participant, Vote
+from polls.models import QuestionKind as K
+from tests.meetings import standard
+from tests.ws import session_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@sync_to_async
+def make_user(name, *, staff=False, groups=()):
+    user = User.objects.create_user(name, password="x" * 20, is_staff=staff)
+    for g in groups:
+        user.groups.add(Group.objects.get_or_create(name=g)[0])
+    return user
+
+
+async def open_ws(path, user=None, origin="http://127.0.0.1:8000"):
+    from pollsite.asgi import application
+
+    headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1:8000")]
+    if user is not None:
+        headers.append((b"cookie", (await session_cookie(user)).encode()))
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    ok, code = await comm.connect()
+    comm.channel = "meeting-host" if path.startswith("/ws/host/") else "meeting"
+    return comm, ok, code
+
+
+async def recv(comm, timeout=3):
+    frame = await comm.receive_json_from(timeout=timeout)
+    validate_meeting_frame(frame, comm.channel)
+    return frame
+
+
+async def recv_until(comm, ftype, timeout=3, pred=None):
+    while True:
+        frame = await recv(comm, timeout)
+        if frame["type"] == ftype and (pred is None or pred(frame)):
+            return frame
+
+
+async def call(comm, ftype, ref=None, **fields):
+    ref = ref or f"r-{ftype}"
+    await comm.send_json_to({"type": ftype, "ref": ref, **fields})
+    while True:
+        frame = await recv(comm)
+        if frame["type"] in ("ack", "error") and frame["ref"] == ref:
+            return frame
+
+
+async def setup_meeting(**kw):
+    m = await sync_to_async(standard)(**kw)
+    ids = await sync_to_async(
+        lambda: {q.kind: q for q in m.questions.prefetch_related("choices")}
+    )()
+    return m, ids
+
+
+async def host_socket(m, name="host", **kw):
+    user = await make_user(name, groups=["host"], **kw)
+    comm, ok, code = await open_ws(f"/ws/host/{m.pk}/", user)
+    assert ok, code
+    hello = await recv(comm)
+    return comm, hello, user
+
+
+async def participant(m, nickname="alice"):
+    comm, ok, code = await open_ws(f"/ws/meeting/{m.join_code.lower()}/")
+    assert ok, code
+    hello = await recv(comm)
+    ack = await call(comm, "join", nickname=nickname)
+    assert ack["type"] == "ack", ack
+    return comm, hello, ack
+
+
+# --- connection and permissions -------------------------------------------------------------
+async def test_host_socket_refuses_anonymous_plain_users_foreign_origin_and_unknown_meeting():
+    m, _ = await setup_meeting()
+    _, ok, code = await open_ws(f"/ws/host/{m.pk}/")
+    assert not ok and code == 4401
+    plain = await make_user("plain")
+    _, ok, code = await open_ws(f"/ws/host/{m.pk}/", plain)
+    assert not ok and code == 4403
+    host = await make_user("h", groups=["host"])
+    _, ok, code = await open_ws(f"/ws/host/{m.pk}/", host, origin="https://evil.example")
+    assert not ok
+    _, ok, code = await open_ws("/ws/host/999999/", host)
+    assert not ok and code == 4404
+    _, ok, code = await open_ws("/ws/meeting/NOPE99/")
+    assert not ok and code == 4404
+
+
+async def test_participant_join_resume_me_ping_and_acting_before_join():
+    m, qs = await setup_meeting()
+    comm, ok, _ = await open_ws(f"/ws/meeting/{m.join_code}/")
+    hello = await recv(comm)
+    assert hello["type"] == "hello" and hello["channel"] == "meeting"
+    assert hello["meeting"]["state"] == "before" and "join_code" not in hello["meeting"]
+    err = await call(comm, "vote", question_id=qs[K.POLL].pk, choice_id=1)
+    assert err["type"] == "error" and err["code"] == "forbidden"
+    err = await call(comm, "me")
+    assert err["code"] == "forbidden"
+    assert (await call(comm, "ping"))["pong"] is True
+    err = await call(comm, "join", nickname="")
+    assert err["code"] == "invalid" and err["details"][0]["field"] == "nickname"
+    ack = await call(comm, "join", nickname="  Alice   B ")
+    token = ack["token"]
+    assert ack["me"]["nickname"] == "Alice B" and ack["me"]["score"] == 0
+    await comm.disconnect()
+    # Reload: same identity from the token, not from the nickname.
+    comm, ok, _ = await open_ws(f"/ws/meeting/{m.join_code}/")
+    await recv(comm)
+    err = await call(comm, "resume", token="not-a-real-token")
+    assert err["code"] == "unknown_token"
+    ack = await call(comm, "resume", token=token)
+    assert ack["me"]["id"] == ack["me"]["id"] and ack["me"]["nickname"] == "Alice B"
+    me = await call(comm, "me")
+    assert me["me"]["id"] == ack["me"]["id"]
+    assert await sync_to_async(Participant.objects.count)() == 1
+    await comm.disconnect()
+
+
+async def test_bad_frames_get_error_frames_and_socket_lives():
+    m, _ = await setup_meeting()
+    comm, _, _ = await participant(m)
+    await comm.send_to(text_data="{nope")
+    assert (await recv(comm))["code"] == "bad_json"
+    await comm.send_json_to({"type": "launch.missiles"})
+    err = await recv(comm)
+    assert err["code"] == "unknown_type" and "vote" in err["message"]
+    err = await call(comm, "vote", question_id="x", choice_id=1)
+    assert err["code"] == "invalid"
+    err = await call(comm, "vote", question_id=1, choice_id=1, participant_id=5)
+    assert err["code"] == "invalid"  # nobody can act as someone else: no such field
+    assert (await call(comm, "ping"))["type"] == "ack"
+    await comm.disconnect()
+
+
+async def test_full_host_flow_every_command_and_participant_frames():
+    m, qs = await setup_meeting(first_correct_bonus=1)
+    host, hello, _ = await host_socket(m)
+    assert hello["role"] == "control" and hello["channel"] == "meeting-host"
+    assert hello["meeting"]["join_code"] == m.join_code and len(hello["plan"]) == 5
+    assert hello["participants"] == 0 and hello["chat"] == []
+    alice, _, a_ack = await participant(m, "alice")
+    bob, _, _ = await participant(m, "bob")
+    live = await recv_until(host, "results", pred=lambda f: f["participants"] == 2)
+    assert live["participants"] == 2
+
+    assert (await call(host, "meeting.start"))["state"] == "waiting"
+    st = await recv_until(alice, "meeting.state")
+    assert st["meeting"]["state"] == "waiting"
+    assert (await call(host, "question.next"))["state"] == "waiting"  # text slide
+    st = await recv_until(alice, "meeting.state")
+    assert st["question"]["kind"] == "text"
+    err = await call(host, "question.close")
+    assert err["code"] == "conflict" and "text slide" in err["message"]
+
+    # Poll: vote, change, close, results.
+    assert (await call(host, "question.next"))["state"] == "ongoing"
+    hs = await recv_until(host, "host.state")
+    assert [p["status"] for p in hs["plan"]][:2] == ["pending", "open"]
+    st = await recv_until(alice, "meeting.state")
+    poll = st["question"]
+    assert poll["kind"] == "poll" and [c["token"] for c in poll["choices"]] == ["A", "B", "C"]
+    red, green = poll["choices"][0]["id"], poll["choices"][1]["id"]
+    assert (await call(alice, "vote", question_id=poll["id"], choice_id=red))["result"] == "ok"
+    assert (await call(alice, "vote", question_id=poll["id"], choice_id=green))[
+        "result"
+    ] == "changed"
+    assert (await call(bob, "vote", question_id=poll["id"], choice_id=green))["result"] == "ok"
+    err = await call(bob, "vote", question_id=poll["id"], choice_id=qs[K.QUIZ].choices.all()[0].pk)
+    assert err["code"] == "invalid"
+    err = await call(bob, "rate", question_id=poll["id"], value=3)
+    assert err["code"] == "invalid"
+    live = await recv_until(
+        host, "results", pred=lambda f: f["results"] and f["results"]["total"] == 2
+    )
+    assert [c["count"] for c in live["results"]["choices"]] == [0, 2, 0]
+    assert (await call(host, "question.close"))["state"] == "waiting"
+    err = await call(bob, "vote", question_id=poll["id"], choice_id=red)
+    assert err["code"] == "closed"
+    assert (await call(host, "show.results"))["state"] == "results"
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["meeting"]["state"] == "results")
+    assert [c["count"] for c in st["results"]["choices"]] == [0, 2, 0]
+
+    # Quiz: bonus for the first correct answer; correct answers hidden until the results.
+    assert (await call(host, "question.next"))["state"] == "ongoing"
+    st = await recv_until(bob, "meeting.state", pred=lambda f: f["question"]["kind"] == "quiz")
+    assert all("correct" not in c for c in st["question"]["choices"])
+    quiz = qs[K.QUIZ]
+    four = await sync_to_async(lambda: quiz.choices.get(text="4").pk)()
+    three = await sync_to_async(lambda: quiz.choices.get(text="3").pk)()
+    assert (await call(bob, "vote", question_id=quiz.pk, choice_id=four))["result"] == "ok"
+    assert (await call(alice, "vote", question_id=quiz.pk, choice_id=three))["result"] == "ok"
+    err = await call(alice, "vote", question_id=quiz.pk, choice_id=four)
+    assert err["code"] == "duplicate"
+    assert (await call(host, "show.results"))["state"] == "results"
+    st = await recv_until(bob, "meeting.state", pred=lambda f: f["meeting"]["state"] == "results")
+    assert {c["text"]: c["correct"] for c in st["question"]["choices"]}["4"] is True
+    me = await call(bob, "me")
+    assert me["me"]["score"] == 2 and me["me"]["answer"]["correct"] is True
+
+    # Word cloud.
+    assert (await call(host, "question.next"))["state"] == "ongoing"
+    wc = qs[K.WORDCLOUD].pk
+    assert (await call(alice, "word", question_id=wc, word="Hello"))["result"] == "ok"
+    err = await call(alice, "word", question_id=wc, word="hello!")
+    assert err["code"] == "duplicate"
+    err = await call(alice, "word", question_id=wc, word="SPAM")
+    assert err["code"] == "blocked"
+    # Rating.
+    assert (await call(host, "question.next"))["state"] == "ongoing"
+    rt = qs[K.RATING].pk
+    assert (await call(alice, "rate", question_id=rt, value=4))["result"] == "ok"
+    err = await call(bob, "rate", question_id=rt, value=11)
+    assert err["code"] == "invalid"
+    # Previous / goto / reopen / scoreboard / reorder / end.
+    assert (await call(host, "question.previous"))["state"] == "results"
+    assert (await call(host, "question.reopen"))["state"] == "ongoing"
+    assert (await call(host, "question.goto", question_id=qs[K.POLL].pk))["state"] == "results"
+    err = await call(host, "question.goto", question_id=999999)
+    assert err["code"] == "not_found"
+    assert (await call(host, "show.scoreboard"))["state"] == "scoreboard"
+    st = await recv_until(
+        alice, "meeting.state", pred=lambda f: f["meeting"]["state"] == "scoreboard"
+    )
+    assert st["scoreboard"][0]["nickname"] == "bob" and st["scoreboard"][0]["score"] == 2
+    order = [p["id"] for p in hs["plan"]][::-1]
+    assert (await call(host, "plan.reorder", order=order))["type"] == "ack"
+    hs = await recv_until(host, "host.state", pred=lambda f: [p["id"] for p in f["plan"]] == order)
+    err = await call(host, "plan.reorder", order=order[:2])
+    assert err["code"] == "invalid"
+    state = await call(host, "state.get")
+    assert state["state"]["meeting"]["state"] == "scoreboard"
+    assert (await call(host, "meeting.end"))["state"] == "after"
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["meeting"]["state"] == "after")
+    assert st["scoreboard"][0]["nickname"] == "bob"
+    err = await call(host, "question.next")
+    assert err["code"] == "conflict"
+    assert (await call(host, "ping"))["pong"]
+    for c in (host, alice, bob):
+        await c.disconnect()
+
+
+async def test_flag_frames_and_live_capture_on_dashboard():
+    m, _ = await setup_meeting()
+    host, _, _ = await host_socket(m)
+    await call(host, "meeting.start")
+    alice, _, _ = await participant(m)
+    ack = await call(alice, "flag", code="FLAG{s3cret}")
+    assert ack["points"] == 15 and ack["first_blood"] is True and ack["flag"] == "Hidden"
+    cap = await recv_until(host, "flag.captured")
+    assert cap["captures"][0]["participant"]["nickname"] == "alice"
+    err = await call(alice, "flag", code="s3cret")
+    assert err["code"] == "already"
+    err = await call(alice, "flag", code="wrong")
+    assert err["code"] == "wrong"
+    for c in (host, alice):
+        await c.disconnect()
+
+
+async def test_second_dashboard_is_read_only_until_it_takes_control():
+    m, _ = await setup_meeting()
+    first, hello, _ = await host_socket(m, "first")
+    assert hello["role"] == "control"
+    second, hello2, _ = await host_socket(m, "second", staff=True)
+    assert hello2["role"] == "view" and hello2["meeting"]["controller"] == "first"
+    err = await call(second, "meeting.start")
+    assert err["code"] == "forbidden"
+    assert (await call(second, "state.get"))["type"] == "ack"
+    ack = await call(second, "control.take")
+    assert ack["role"] == "control"
+    ctl = await recv_until(first, "control")
+    assert ctl["controller"] == "second"
+    assert (await call(second, "meeting.start"))["state"] == "waiting"
+    err = await call(first, "question.next")
+    assert err["code"] == "forbidden"
+    # Closing a dashboard never stops the meeting.
+    await second.disconnect()
+    assert (await sync_to_async(Meeting.objects.get)(pk=m.pk)).state == "waiting"
+    await first.disconnect()
+
+
+async def test_role_revoked_while_socket_open_is_checked_on_every_command():
+    m, _ = await setup_meeting()
+    host, _, user = await host_socket(m)
+    await sync_to_async(user.groups.clear)()
+    err = await call(host, "meeting.start")
+    assert err["code"] == "forbidden"
+    await host.disconnect()
+
+
+async def test_burst_results_are_throttled_and_the_final_count_always_arrives():
+    m, qs = await setup_meeting()
+    host, _, _ = await host_socket(m)
+    await call(host, "question.next")
+    await call(host, "question.next")  # poll open
+    poll = qs[K.POLL]
+    red = await sync_to_async(lambda: poll.choices.first().pk)()
+    n = 60
+    t0 = asyncio.get_running_loop().time()
+    people = [await participant(m, f"p{i}") for i in range(n)]
+    for comm, _, _ in people:
+        await comm.send_json_to(
+            {"type": "vote", "ref": "v", "question_id": poll.pk, "choice_id": red}
+        )
+    for comm, _, _ in people:
+        ack = await recv_until(comm, "ack")
+        assert ack["result"] == "ok"
+    frames = []
+    while True:
+        f = await recv_until(host, "results")
+        frames.append(f)
+        if f["results"] and f["results"]["total"] == n:
+            break
+    elapsed = asyncio.get_running_loop().time() - t0
+    # At most ~10 frames per second (+1 for the leading edge), and the last one is complete.
+    # Joins and votes together: at most ~10 frames a second (+1 leading edge), none per vote.
+    assert len(frames) <= elapsed * 10 + 2, (len(frames), elapsed)
+    assert frames[-1]["participants"] == n
+    assert frames[-1]["results"]["choices"][0]["count"] == n
+    assert await sync_to_async(Vote.objects.filter(question=poll).count)() == n
+    for comm, _, _ in people:
+        await comm.disconnect()
+    await host.disconnect()
