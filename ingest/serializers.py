@@ -39,7 +39,8 @@ def message_dict(msg: ChatMessage, author: ChatAuthor | None = None, reviewed_by
         "author": author_dict(author),
         "text": msg.text,
         "fragments": msg.fragments,
-        "amount": str(msg.amount.normalize()) if msg.amount is not None else None,
+        # format(..., "f"): normalize() alone turns 100 into "1E+2".
+        "amount": format(msg.amount.normalize(), "f") if msg.amount is not None else None,
         "currency": msg.currency,
         "amount_display": msg.amount_display,
         "reply_to": msg.reply_to,

@@ -164,7 +164,7 @@ INGEST_SOURCE_SYNC_SECONDS = env.float("INGEST_SOURCE_SYNC_SECONDS", default=5.0
 INGEST_BACKOFF_INITIAL = env.float("INGEST_BACKOFF_INITIAL", default=1.0)
 INGEST_BACKOFF_MAX = env.float("INGEST_BACKOFF_MAX", default=60.0)
 # Callables that react to every stored batch (meetings, bots). "module.path:function".
-CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch"])
+CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch", "polls.chat:on_batch"])
 # Where the "replay" adapter may read recorded chat (JSONL); see ingest/adapters/replay.py.
 CHORUS_REPLAY_DIR = Path(env("CHORUS_REPLAY_DIR", default=str(DATA_DIR / "replay")))
 
