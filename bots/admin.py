@@ -1,7 +1,15 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Clip, KeywordTrigger, ObsConnection
+from .models import (
+    BotConfig,
+    ChatCommand,
+    Clip,
+    KeywordTrigger,
+    ObsConnection,
+    Revolution,
+    TimerMessage,
+)
 
 
 class ObsConnectionForm(forms.ModelForm):
@@ -56,3 +64,97 @@ class ClipAdmin(admin.ModelAdmin):
     search_fields = ("author", "keyword", "text", "path")
     date_hierarchy = "created_at"
     raw_id_fields = ("message",)
+
+
+class RevolutionForm(forms.ModelForm):
+    class Meta:
+        model = Revolution
+        fields = [
+            "meeting",
+            "command",
+            "threshold",
+            "window_seconds",
+            "cooldown_seconds",
+            "message",
+            "alert_video",
+            "obs_connection",
+            "obs_actions",
+            "enabled",
+        ]
+
+    def clean_alert_video(self):
+        from .validators import validate_alert_video
+
+        f = self.cleaned_data.get("alert_video")
+        if f and hasattr(f, "read"):
+            validate_alert_video(f)
+        return f
+
+
+class TimerInline(admin.TabularInline):
+    model = TimerMessage
+    extra = 0
+
+
+class CommandInline(admin.TabularInline):
+    model = ChatCommand
+    extra = 0
+
+
+class RevolutionInline(admin.StackedInline):
+    model = Revolution
+    form = RevolutionForm
+    extra = 0
+
+
+@admin.register(BotConfig)
+class BotConfigAdmin(admin.ModelAdmin):
+    list_display = ("meeting", "enabled", "command_prefix", "builtin_commands")
+    list_filter = ("enabled",)
+    search_fields = ("meeting__title",)
+
+
+@admin.register(TimerMessage)
+class TimerMessageAdmin(admin.ModelAdmin):
+    list_display = ("text", "meeting", "group", "interval_seconds", "min_lines", "order", "enabled")
+    list_filter = ("enabled", "group", "meeting")
+    search_fields = ("text",)
+    list_editable = ("order", "enabled")
+    actions = ["enable", "disable"]
+
+    @admin.action(description="Enable selected timers")
+    def enable(self, request, queryset):
+        queryset.update(enabled=True)
+
+    @admin.action(description="Disable selected timers")
+    def disable(self, request, queryset):
+        queryset.update(enabled=False)
+
+
+@admin.register(ChatCommand)
+class ChatCommandAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "aliases",
+        "meeting",
+        "audience",
+        "global_cooldown",
+        "user_cooldown",
+        "enabled",
+    )
+    list_filter = ("enabled", "audience", "meeting")
+    search_fields = ("name", "aliases", "reply")
+
+
+@admin.register(Revolution)
+class RevolutionAdmin(admin.ModelAdmin):
+    form = RevolutionForm
+    list_display = (
+        "command",
+        "meeting",
+        "threshold",
+        "window_seconds",
+        "cooldown_seconds",
+        "enabled",
+    )
+    list_filter = ("enabled", "meeting")

@@ -81,3 +81,96 @@ class Clip(models.Model):
 
     def __str__(self):
         return self.path
+
+
+# --- Chat bots, configured per meeting ----------------------------------------------------------
+class Audience(models.TextChoices):
+    EVERYONE = "everyone", "Everyone"
+    SUBSCRIBERS = "subscribers", "Subscribers / members"
+    MODERATORS = "moderators", "Moderators"
+
+
+class BotConfig(models.Model):
+    meeting = models.OneToOneField(
+        "polls.Meeting", on_delete=models.CASCADE, related_name="bot_config"
+    )
+    enabled = models.BooleanField(default=True)
+    command_prefix = models.CharField(max_length=4, default="!")
+    builtin_commands = models.BooleanField(default=True, help_text="!score, !top, !join")
+
+    def __str__(self):
+        return f"Bots of {self.meeting}"
+
+
+class TimerMessage(models.Model):
+    """A periodic post. Timers of a meeting take turns in ``order``."""
+
+    meeting = models.ForeignKey("polls.Meeting", on_delete=models.CASCADE, related_name="timers")
+    group = models.CharField(max_length=50, blank=True, help_text="Enable/disable timers by group")
+    text = models.TextField(
+        help_text="Variables: {join_url} {join_code} {question} {top_scorer} {uptime}"
+    )
+    interval_seconds = models.PositiveIntegerField(default=300)
+    min_lines = models.PositiveIntegerField(
+        default=5, help_text="Chat lines needed since the last post"
+    )
+    order = models.PositiveIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self):
+        return self.text[:50]
+
+
+class ChatCommand(models.Model):
+    meeting = models.ForeignKey("polls.Meeting", on_delete=models.CASCADE, related_name="commands")
+    name = models.CharField(max_length=32, help_text="Without the prefix, e.g. discord")
+    aliases = models.CharField(max_length=200, blank=True, help_text="Comma-separated")
+    reply = models.TextField(
+        help_text="Variables: {user} {args} {join_url} {join_code} {question} {top_scorer} {uptime}"
+    )
+    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.EVERYONE)
+    global_cooldown = models.PositiveIntegerField(default=5)
+    user_cooldown = models.PositiveIntegerField(default=30)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meeting", "name"], name="uniq_command")]
+
+    def __str__(self):
+        return self.name
+
+    def names(self) -> list[str]:
+        return [self.name.casefold()] + [
+            a.strip().casefold() for a in self.aliases.split(",") if a.strip()
+        ]
+
+
+class Revolution(models.Model):
+    """When N distinct viewers send the command within T seconds: post, play an alert, run OBS."""
+
+    meeting = models.ForeignKey(
+        "polls.Meeting", on_delete=models.CASCADE, related_name="revolutions"
+    )
+    command = models.CharField(max_length=32, default="revolution", help_text="Without the prefix")
+    threshold = models.PositiveIntegerField(default=10, help_text="Distinct viewers")
+    window_seconds = models.PositiveIntegerField(default=60)
+    cooldown_seconds = models.PositiveIntegerField(default=300)
+    message = models.TextField(default="The revolution has begun!")
+    alert_video = models.FileField(upload_to="alerts/", blank=True)
+    obs_connection = models.ForeignKey(
+        ObsConnection, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    obs_actions = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self):
+        return f"{self.command} ({self.threshold} in {self.window_seconds}s)"
+
+    def clean(self):
+        from .validators import validate_alert_video
+
+        if self.alert_video:
+            validate_alert_video(self.alert_video)

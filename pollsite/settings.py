@@ -164,7 +164,7 @@ INGEST_SOURCE_SYNC_SECONDS = env.float("INGEST_SOURCE_SYNC_SECONDS", default=5.0
 INGEST_BACKOFF_INITIAL = env.float("INGEST_BACKOFF_INITIAL", default=1.0)
 INGEST_BACKOFF_MAX = env.float("INGEST_BACKOFF_MAX", default=60.0)
 # Callables that react to every stored batch (meetings, bots). "module.path:function".
-CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch", "polls.chat:on_batch"])
+CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch", "bots.engine:on_batch", "polls.chat:on_batch"])
 # Where the "replay" adapter may read recorded chat (JSONL); see ingest/adapters/replay.py.
 CHORUS_REPLAY_DIR = Path(env("CHORUS_REPLAY_DIR", default=str(DATA_DIR / "replay")))
 
@@ -194,12 +194,16 @@ YOUTUBE_OFFLINE_CHECK_SECONDS = env.float("YOUTUBE_OFFLINE_CHECK_SECONDS", defau
 YOUTUBE_METADATA_REFRESH_SECONDS = env.float("YOUTUBE_METADATA_REFRESH_SECONDS", default=300.0)
 YOUTUBE_HTTP_TIMEOUT = env.float("YOUTUBE_HTTP_TIMEOUT", default=30.0)
 
+# Public base URL of this server (bots post join links, QR codes point at it).
+CHORUS_PUBLIC_URL = env("CHORUS_PUBLIC_URL", default="http://127.0.0.1:8000")
+
 # --- Bots and OBS ----------------------------------------------------------------------------
 BOT_MESSAGE_MARKER = env("BOT_MESSAGE_MARKER", default="🤖 ")
 OBS_BACKOFF_INITIAL = env.float("OBS_BACKOFF_INITIAL", default=1.0)
 OBS_BACKOFF_MAX = env.float("OBS_BACKOFF_MAX", default=30.0)
 OBS_CONNECT_WAIT = env.float("OBS_CONNECT_WAIT", default=5.0)
 OBS_GLOBAL_DEBOUNCE = env.float("OBS_GLOBAL_DEBOUNCE", default=2.0)
+BOT_ALERT_MAX_BYTES = env.int("BOT_ALERT_MAX_BYTES", default=50 * 1024 * 1024)
 
 # --- Websockets ---------------------------------------------------------------------------
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)

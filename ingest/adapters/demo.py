@@ -53,6 +53,9 @@ LINES = [
     "<b>not bold</b> & <i>not italic</i>",
     "<img src=x onerror=alert(1)>",
     "gg",
+    "!revolution",
+    "!score",
+    "!top",
 ]
 PLACES = ["Lagos", "Kraków", "Osaka", "Lima", "Cairo", "Pune", "Oslo", "Quito"]
 TROLL_LINES = ["BUY FOLLOWERS at spam.example", "you all are terrible", "spam spam spam"]
