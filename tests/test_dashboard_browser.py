@@ -248,6 +248,8 @@ def test_plain_user_gets_403_and_login_logout_flow(server, browser):
     )
     page = ctx.new_page()
     assert page.goto(server.url + "/dashboard/").status == 403
+    assert "for staff and moderators" in page.locator("main").inner_text()
+    assert page.locator("#messages").count() == 0
     ctx.close()
     ctx = browser.new_context()
     page = ctx.new_page()
@@ -401,6 +403,8 @@ def test_platform_deletion_strikes_the_row_and_takes_it_off_display(server, open
     assert display.get_attribute("aria-pressed") == "false" and display.is_disabled()
     assert "selected" not in (r.get_attribute("class") or "")
     assert "Mod Marta" in page.locator("#modlog").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-removed.png"))
 
 
 def test_source_health_is_shown_and_updated_live(server, open_dashboard):

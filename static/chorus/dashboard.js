@@ -22,6 +22,7 @@
     cleared: "Chat cleared",
   };
   var MOD_KIND_LABELS = { deletion: "Deleted", ban: "Banned", timeout: "Timed out", unban: "Unbanned", clear: "Chat cleared" };
+  var FIELD_LABELS = { status: "status", note: "note", display_selected: "display", pinned: "pin" };
   var SOURCE_STATE_LABELS = {
     idle: "Idle", connecting: "Connecting", connected: "Connected", offline: "Offline (waiting to go live)",
     retrying: "Retrying", failed: "Failed", stopped: "Stopped",
@@ -259,7 +260,7 @@
       } else if (m.removed_at) {
         parts.push("at " + fmtTime(m.removed_at));
       }
-      r.removal.textContent = "⛔ " + parts.join(" · ") + " — not shown on display";
+      r.removal.textContent = "Removed on the platform: " + parts.join(" · ") + " — not shown on display";
       r.removal.hidden = false;
     } else {
       r.removal.hidden = true;
@@ -281,7 +282,8 @@
     if (m.reviewed_by) meta.push("status by " + m.reviewed_by + (m.reviewed_at ? " at " + fmtTime(m.reviewed_at) : ""));
     if (entry.lastChange) {
       var c = entry.lastChange;
-      meta.push("last change: " + c.fields.join(", ") + (c.by ? " by " + c.by : "") + " at " + fmtTime(c.at));
+      var names = c.fields.map(function (f) { return FIELD_LABELS[f] || f; });
+      meta.push("last change: " + names.join(", ") + (c.by ? " by " + c.by : "") + " at " + fmtTime(c.at));
     }
     r.meta.textContent = meta.join(" · ");
     r.meta.hidden = !meta.length;
@@ -580,6 +582,12 @@
     else if (s === "closed") text = info.message || "Disconnected.";
     els.conn.className = cls;
     els.conn.textContent = text;
+    if (s === "closed" && info.code === 4401) {
+      var again = el("a", null, "Log in again");
+      again.href = "/accounts/login/?next=" + encodeURIComponent(window.location.pathname);
+      els.conn.appendChild(document.createTextNode(" "));
+      els.conn.appendChild(again);
+    }
     root.dataset.conn = s;
     refreshChrome();
   }
