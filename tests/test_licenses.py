@@ -64,6 +64,23 @@ def test_doc_covers_vendored_assets_and_test_tools():
         assert needle in text
 
 
+VENDOR_VERSION = [
+    # (file name pattern under static/, regex for the version in its header, what the doc calls it)
+    ("anychart*.js", r"Version: (\d+\.\d+\.\d+)", "AnyChart"),
+    ("Sortable*.js", r"Sortable (\d+\.\d+\.\d+)", "SortableJS"),
+]
+
+
+@pytest.mark.parametrize("pattern, version_re, name", VENDOR_VERSION)
+def test_vendored_asset_versions_match_the_doc(pattern, version_re, name):
+    """Whoever vendors or upgrades AnyChart/SortableJS must update docs/licenses.md."""
+    row = next(line for line in DOC.read_text().splitlines() if line.startswith(f"| {name} "))
+    for path in (ROOT / "static").rglob(pattern):
+        m = re.search(version_re, path.read_text(errors="replace")[:3000])
+        if m:
+            assert f"| {m.group(1)}" in row, f"{path} is version {m.group(1)}; docs say: {row}"
+
+
 @pytest.mark.parametrize(
     "expression, verdict",
     [
