@@ -338,7 +338,8 @@ def test_a_change_on_one_dashboard_shows_on_the_other(server, open_dashboard):
     row(b, text).wait_for(timeout=WAIT_MS)
 
     ra = row(a, text)
-    ra.get_by_role("button", name="Reviewed").click()
+    ra.get_by_role("button", name="Reviewed").focus()  # keyboard-usable: real buttons
+    a.keyboard.press("Enter")
     ra.locator(".note-input").fill("asked on air <ok>")
     ra.locator(".note-input").press("Enter")
 
@@ -403,6 +404,28 @@ def test_platform_deletion_strikes_the_row_and_takes_it_off_display(server, open
     assert display.get_attribute("aria-pressed") == "false" and display.is_disabled()
     assert "selected" not in (r.get_attribute("class") or "")
     assert "Mod Marta" in page.locator("#modlog").inner_text()
+
+    # A timeout strikes the author's earlier messages and says until when.
+    spam = "buy followers " + mid[-6:]
+    server.chat(message(spam, who=("u13", "spammer", "Spammer")))
+    row(page, spam).wait_for(timeout=WAIT_MS)
+    server.chat(
+        {
+            "kind": "timeout",
+            "platform": "twitch",
+            "id": "to-" + mid,
+            "author": {"id": "u13", "login": "spammer", "display_name": "Spammer"},
+            "duration_seconds": 600,
+            "moderator": "StreamHost",
+            "reason": "links",
+        }
+    )
+    sr = row(page, spam)
+    page.wait_for_function(
+        "el => el.classList.contains('removed')", arg=sr.element_handle(), timeout=WAIT_MS
+    )
+    removal = sr.locator(".removal").inner_text()
+    assert "Timed out" in removal and "StreamHost" in removal and "until" in removal
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-removed.png"))
 
