@@ -60,6 +60,8 @@ class TwitchAdapter(Adapter):
         self.unmapped_lines = 0
         self._irc: IrcConnection | None = None
         self._old_malformed = 0
+        self.poller = None
+        self.eventsub = None
 
     @property
     def skipped_lines(self) -> int:
@@ -97,7 +99,6 @@ class TwitchAdapter(Adapter):
 
     # --- IRC -----------------------------------------------------------------------------
     async def run_irc(self) -> None:
-        poller = None
         from ..twitch.live import maybe_start_poller
 
         poller = maybe_start_poller(self)

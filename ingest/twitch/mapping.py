@@ -358,3 +358,191 @@ def stream_end_event(
         session=SessionInfo(platform_session_id=stream_id, reason=reason),
         extra={"channel": channel} if channel else {},
     )
+
+
+# --- EventSub (twitchio 3 payload objects) ----------------------------------------------------
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def _meta(obj) -> dict:
+    return getattr(obj, "_metadata", None) or {}
+
+
+def _when(obj, received_at: datetime) -> datetime:
+    try:
+        ts = obj.timestamp
+    except Exception:
+        ts = None
+    return ts or received_at
+
+
+def _user_author(user, badges: list[Badge] | None = None, color: str = "") -> Author:
+    badges = badges or []
+    login = (getattr(user, "name", "") or "").lower()
+    return Author(
+        id=str(user.id),
+        login=login,
+        display_name=getattr(user, "display_name", "") or login,
+        roles=roles_for(badges),
+        badges=badges,
+        color=color,
+    )
+
+
+def _fragments(message) -> list[Fragment]:
+    out = []
+    for f in getattr(message, "fragments", None) or []:
+        if f.type == "emote" and getattr(f, "emote", None) is not None:
+            out.append(Fragment(type="emote", text=f.text, emote_id=str(f.emote.id)))
+        elif f.type == "mention":
+            out.append(Fragment(type="mention", text=f.text))
+        elif f.type == "cheermote":
+            out.append(Fragment(type="cheermote", text=f.text))
+        else:
+            out.append(Fragment(type="text", text=f.text))
+    if len(out) == 1 and out[0].type == "text":
+        return []  # plain text: the text says it all
+    return out
+
+
+def _chat_message(obj, received_at) -> ChatEvent:
+    badges = [Badge(set_id=b.set_id, version=str(b.id)) for b in obj.badges]
+    color = obj.colour.html if getattr(obj, "colour", None) else ""
+    extra = {"channel": obj.broadcaster.name or "", "room_id": str(obj.broadcaster.id)}
+    if obj.type and obj.type != "text":
+        extra["message_type"] = obj.type
+    if obj.type == "user_intro":
+        extra["first_message"] = True
+    if obj.channel_points_id:
+        extra["reward_id"] = obj.channel_points_id
+    reply_to = ""
+    if obj.reply is not None:
+        reply_to = obj.reply.parent_message_id
+        extra["reply_parent_login"] = obj.reply.parent_user.name or ""
+        extra["reply_parent_text"] = obj.reply.parent_message_body
+    kind, amount, currency, display = Kind.MESSAGE, None, "", ""
+    if obj.cheer is not None and obj.cheer.bits > 0:
+        n = obj.cheer.bits
+        kind, amount, currency, display = Kind.PAID, Decimal(n), "bits", f"{n} bits"
+    return ChatEvent(
+        kind=kind,
+        platform=PLATFORM,
+        id=obj.id,
+        author=_user_author(obj.chatter, badges, color),
+        text=obj.text,
+        fragments=_fragments(obj),
+        amount=amount,
+        currency=currency,
+        amount_display=display,
+        reply_to=reply_to,
+        sent_at=_when(obj, received_at),
+        received_at=received_at,
+        extra=extra,
+    )
+
+
+def _message_delete(obj, received_at) -> ChatEvent:
+    return ChatEvent(
+        kind=Kind.DELETION,
+        platform=PLATFORM,
+        id=f"clearmsg:{obj.message_id}",
+        target_message_id=obj.message_id,
+        sent_at=_when(obj, received_at),
+        received_at=received_at,
+        extra={"channel": obj.broadcaster.name or "", "target_login": obj.user.name or ""},
+    )
+
+
+def _clear_user(obj, received_at) -> ChatEvent:
+    when = _when(obj, received_at)
+    return ChatEvent(
+        kind=Kind.CLEAR,
+        platform=PLATFORM,
+        id=f"clearuser:{obj.broadcaster.id}:{obj.user.id}:{_ms(when)}",
+        author=_user_author(obj.user),
+        sent_at=when,
+        received_at=received_at,
+        extra={"channel": obj.broadcaster.name or ""},
+    )
+
+
+def _clear(obj, received_at) -> ChatEvent:
+    when = _when(obj, received_at)
+    return ChatEvent(
+        kind=Kind.CLEAR,
+        platform=PLATFORM,
+        id=f"clearchat:{obj.broadcaster.id}:{_ms(when)}",
+        sent_at=when,
+        received_at=received_at,
+        extra={"channel": obj.broadcaster.name or ""},
+    )
+
+
+def _ban(obj, received_at) -> ChatEvent:
+    when = obj.banned_at or _when(obj, received_at)
+    moderator = obj.moderator.display_name or obj.moderator.name or ""
+    common = {
+        "platform": PLATFORM,
+        "id": f"clearchat:{obj.broadcaster.id}:{obj.user.id}:{_ms(when)}",
+        "author": _user_author(obj.user),
+        "moderator": moderator,
+        "reason": obj.reason or "",
+        "sent_at": when,
+        "received_at": received_at,
+        "extra": {"channel": obj.broadcaster.name or "", "moderator_id": str(obj.moderator.id)},
+    }
+    if obj.permanent or obj.ends_at is None:
+        return ChatEvent(kind=Kind.BAN, **common)
+    duration = max(int(round((obj.ends_at - when).total_seconds())), 0)
+    return ChatEvent(kind=Kind.TIMEOUT, duration_seconds=duration, ends_at=obj.ends_at, **common)
+
+
+def _unban(obj, received_at) -> ChatEvent:
+    when = _when(obj, received_at)
+    return ChatEvent(
+        kind=Kind.UNBAN,
+        platform=PLATFORM,
+        id=f"unban:{obj.broadcaster.id}:{obj.user.id}:{_meta(obj).get('message_id') or _ms(when)}",
+        author=_user_author(obj.user),
+        moderator=obj.moderator.display_name or obj.moderator.name or "",
+        sent_at=when,
+        received_at=received_at,
+        extra={"channel": obj.broadcaster.name or "", "moderator_id": str(obj.moderator.id)},
+    )
+
+
+def _online(obj, received_at) -> ChatEvent:
+    return stream_start_event(
+        stream_id=str(obj.id), started_at=obj.started_at, channel=obj.broadcaster.name or ""
+    )
+
+
+def _offline(obj, received_at) -> ChatEvent:
+    return stream_end_event(
+        stream_id=str(getattr(obj, "id", "") or ""),
+        ended_at=_when(obj, received_at),
+        channel=obj.broadcaster.name or "",
+    )
+
+
+_EVENTSUB_HANDLERS = {
+    "channel.chat.message": _chat_message,
+    "channel.chat.message_delete": _message_delete,
+    "channel.chat.clear_user_messages": _clear_user,
+    "channel.chat.clear": _clear,
+    "channel.ban": _ban,
+    "channel.unban": _unban,
+    "stream.online": _online,
+    "stream.offline": _offline,
+}
+EVENTSUB_TYPES = tuple(_EVENTSUB_HANDLERS)
+
+
+def eventsub_to_event(subscription_type: str, payload, received_at: datetime | None = None):
+    """The ChatEvent of one EventSub notification (a twitchio 3 payload object), or None for
+    a type we do not map."""
+    handler = _EVENTSUB_HANDLERS.get(subscription_type)
+    if handler is None:
+        return None
+    return handler(payload, received_at or utcnow())
