@@ -253,11 +253,16 @@ def test_mark_sent_errors(client, auth):
     assert r.status_code == 405
 
 
+@pytest.fixture
+def live_setup(transactional_db):
+    """Set up in the main thread (its connection is closed by pytest-django's teardown)."""
+    mod = make_user("mod", groups=["moderator"])
+    return mod, bearer(mod), stored(source(), 1)
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_mark_sent_reaches_moderation_dashboards():
-    mod = await sync_to_async(make_user)("mod", groups=["moderator"])
-    headers = await sync_to_async(bearer)(mod)
-    m = await sync_to_async(stored)(await sync_to_async(source)(), 1)
+async def test_mark_sent_reaches_moderation_dashboards(live_setup):
+    mod, headers, m = live_setup
     dash, ok, _ = await connect("/ws/moderation/", mod)
     assert ok
     await receive(dash)

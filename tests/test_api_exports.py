@@ -7,7 +7,6 @@ import warnings
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.testing import HttpCommunicator
 from django.contrib.auth.models import Group, User
 
@@ -155,13 +154,19 @@ def test_exports_need_a_moderator(client):
     assert r.status_code == 403
 
 
+@pytest.fixture
+def seeded_for_asgi(transactional_db):
+    """Set up in the main thread (its connection is closed by pytest-django's teardown)."""
+    seed_messages()
+    return moderator_headers()
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_export_streams_chunk_by_chunk_under_asgi(small_chunks):
+async def test_export_streams_chunk_by_chunk_under_asgi(small_chunks, seeded_for_asgi):
     """Through the real ASGI app: several body messages, and no buffering warning from Django."""
     from pollsite.asgi import application
 
-    headers = await sync_to_async(moderator_headers)()
-    await sync_to_async(seed_messages)()
+    headers = seeded_for_asgi
     comm = HttpCommunicator(
         application,
         "GET",
