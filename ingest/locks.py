@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 
 from django.conf import settings
@@ -44,6 +45,9 @@ class LocalLeases:
     async def renew(self, source_id: int) -> bool:
         return source_id in self.held
 
+    def still_valid(self, source_id: int) -> bool:
+        return source_id in self.held
+
     async def release(self, source_id: int) -> None:
         self.held.discard(source_id)
 
@@ -67,23 +71,43 @@ class RedisLeases:
         self.prefix = prefix if prefix is not None else lease_prefix()
         self.token = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
         self.held: set[int] = set()
+        # Local fence: monotonic time until which the lease is certainly ours (measured from
+        # BEFORE the Redis call that set it, so it ends no later than the key's TTL).
+        self.valid_until: dict[int, float] = {}
 
     def _key(self, source_id: int) -> str:
         return f"{self.prefix}{source_id}"
 
     async def acquire(self, source_id: int) -> bool:
-        ok = await self.redis.set(self._key(source_id), self.token, nx=True, px=self.ttl_ms)
+        key = self._key(source_id)
+        started = time.monotonic()
+        ok = await self.redis.set(key, self.token, nx=True, px=self.ttl_ms)
+        if not ok:
+            # Still ours (e.g. a renewal failed on a transient error and the adapter was
+            # stopped): take it back now rather than idling until our own lease expires.
+            ok = await self.redis.eval(_RENEW, 1, key, self.token, self.ttl_ms)
         if ok:
             self.held.add(source_id)
+            self.valid_until[source_id] = started + self.ttl_ms / 1000
         return bool(ok)
 
     async def renew(self, source_id: int) -> bool:
+        started = time.monotonic()
         ok = await self.redis.eval(_RENEW, 1, self._key(source_id), self.token, self.ttl_ms)
-        if not ok:
+        if ok:
+            self.valid_until[source_id] = started + self.ttl_ms / 1000
+        else:
             self.held.discard(source_id)
+            self.valid_until.pop(source_id, None)
         return bool(ok)
 
+    def still_valid(self, source_id: int) -> bool:
+        """False once the lease may have expired without a renewal (the process froze, or Redis
+        was unreachable): another worker may own the source now, so emit nothing more."""
+        return time.monotonic() < self.valid_until.get(source_id, 0.0)
+
     async def release(self, source_id: int) -> None:
+        self.valid_until.pop(source_id, None)
         await self.redis.eval(_RELEASE, 1, self._key(source_id), self.token)
         self.held.discard(source_id)
 

@@ -34,6 +34,10 @@ def backoff_delay(attempt: int, initial: float, maximum: float, rng=random) -> f
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+class LeaseExpired(Exception):
+    """The lease ran out before it was renewed: stop emitting, another worker may own it."""
+
+
 class _Reporter(StatusReporter):
     def __init__(self, supervisor: Supervisor, source_id: int):
         self.sup = supervisor
@@ -79,6 +83,7 @@ class Supervisor:
         self.sync_seconds = sync_seconds or settings.INGEST_SOURCE_SYNC_SECONDS
         self.runners: dict[int, asyncio.Task] = {}
         self.reporters: dict[int, _Reporter] = {}
+        self.finished: set[int] = set()  # adapters that returned: not restarted until re-enabled
         self._background: set[asyncio.Task] = set()
         self.worker = worker_name()
 
@@ -120,19 +125,26 @@ class Supervisor:
         for sid in list(self.runners):
             if sid not in enabled:
                 await self._stop_runner(sid, "disabled")
+        self.finished &= set(enabled)  # disabling then enabling a source starts it again
         for sid in enabled:
+            if sid in self.finished:
+                continue
             task = self.runners.get(sid)
             if task is not None and not task.done():
                 continue
             if task is not None and task.done():
                 self.runners.pop(sid)
                 if not task.cancelled() and task.exception() is None:
-                    continue  # finished for good (e.g. a demo with max_events); stays finished
+                    # Finished for good (e.g. a demo with max_events): stays finished. (It used
+                    # to be restarted on the next sync, since the runner was gone.)
+                    self.finished.add(sid)
+                    continue
             if await self.leases.acquire(sid):
                 self.runners[sid] = asyncio.create_task(self._run_source(sid), name=f"source-{sid}")
 
     async def _renew_loop(self) -> None:
-        interval = max(settings.INGEST_LEASE_SECONDS / 3, 0.2)
+        ttl_ms = getattr(self.leases, "ttl_ms", None) or settings.INGEST_LEASE_SECONDS * 1000
+        interval = max(ttl_ms / 1000 / 3, 0.05)  # the leases' own lifetime, not the default
         while True:
             await asyncio.sleep(interval)
             if isinstance(self.leases, LocalLeases):
@@ -160,6 +172,16 @@ class Supervisor:
         with contextlib.suppress(Exception):
             await self.set_status(sid, ChatSource.Status.STOPPED, reason)
 
+    def _fenced_submit(self, sid: int):
+        """The adapter's emit: refuses events once this worker's lease may have expired."""
+
+        async def submit(event) -> None:
+            if not self.leases.still_valid(sid):
+                raise LeaseExpired(f"lease on source {sid} expired before it was renewed")
+            await self.pipeline.submit(event)
+
+        return submit
+
     async def _run_source(self, sid: int) -> None:
         reporter = self.reporters.setdefault(sid, _Reporter(self, sid))
         attempt = 0
@@ -172,7 +194,7 @@ class Supervisor:
                 cls = adapter_for(src.platform)
                 adapter = cls(
                     SourceConfig.from_model(src),
-                    self.pipeline.submit,
+                    self._fenced_submit(sid),
                     cursor=src.cursor,
                     status=reporter,
                 )
@@ -181,6 +203,21 @@ class Supervisor:
                 return
             except asyncio.CancelledError:
                 raise
+            except LeaseExpired:
+                # Store what is queued, then carry on only if the lease is still ours; the
+                # adapter restarts from the stored cursor, so nothing dropped is lost.
+                with contextlib.suppress(Exception):
+                    await self.pipeline.drain(seconds=10)
+                try:
+                    still_ours = await self.leases.renew(sid)
+                except Exception:
+                    still_ours = False
+                if still_ours:
+                    continue
+                log.warning("lost the lease on source %s: stopping its adapter", sid)
+                if self.runners.get(sid) is asyncio.current_task():
+                    self.runners.pop(sid)  # not "finished": the next sync may acquire it again
+                return
             except FatalAdapterError as exc:
                 delay = settings.INGEST_BACKOFF_MAX
                 reporter.failed(ChatSource.Status.FAILED, f"{exc} (next try in {delay:.0f} s)")

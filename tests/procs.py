@@ -204,6 +204,7 @@ class ProcessGroup:
             if proc.alive():
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
+                    os.killpg(proc.pid, signal.SIGCONT)  # a paused (SIGSTOP) process must hear it
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + 8
