@@ -217,4 +217,4 @@ async def test_api_key_mode_reads_public_chat(yt, settings):
     await Run(src.pk, max_polls=1).run()
     assert await db(lambda: ChatMessage.objects.filter(platform_message_id="m1").exists())
     call = yt.calls("liveChatMessages.list")[0]
-    assert call.params["key"] == "AIza-test-key" and "Authorization" not in call.headers
+    assert call.params["key"] == "AIza-test-key" and "authorization" not in call.headers

@@ -119,6 +119,7 @@ class YouTubeAdapter(Adapter):
         self.quota_used = 0
         self.last_detail = ""
         self._start_count = 0
+        self.end_reason = ""
 
     # --- plumbing -----------------------------------------------------------------------------
     def _report(self, text: str) -> None:
@@ -298,7 +299,11 @@ class YouTubeAdapter(Adapter):
                 await self._sleep(backoff_delay(1, settings.INGEST_BACKOFF_INITIAL, 30.0))
                 continue
             if live is None or live.chat_id == ended_chat:
-                what = "stream ended" if live else "not live"
+                what = "not live"
+                if self.end_reason:
+                    what = f"session ended: {self.end_reason}"
+                elif live is not None:
+                    what = "stream ended"
                 self.status.offline(
                     f"{what}; checking every {self.offline_check:g} s whether it is live again"
                 )
@@ -308,6 +313,7 @@ class YouTubeAdapter(Adapter):
                 await self._sleep(self.offline_check)
                 continue
             await self._emit_start(live)
+            self.end_reason = ""
             ended_chat = await self._poll_chat(live)
             if ended_chat is None or self._done():
                 return
@@ -338,7 +344,7 @@ class YouTubeAdapter(Adapter):
                     await self._emit_end(
                         live, "stream ended", None, {"chat": live.chat_id, "page": page}
                     )
-                    self.status.offline("stream ended; checking whether it is live again")
+                    self.end_reason = "stream ended"
                     return live.chat_id
                 if fresh.viewers != live.viewers or fresh.title != live.title:
                     live = fresh
@@ -363,7 +369,7 @@ class YouTubeAdapter(Adapter):
                 next_at = time.monotonic() + delay
                 continue
             except ChatUnavailable as exc:
-                reason = str(exc)
+                reason = self.end_reason = str(exc)
                 await self._emit_end(live, reason, None, {"chat": live.chat_id, "page": page})
                 self.status.offline(
                     f"session ended: {reason}; checking every {self.offline_check:g} s whether "
@@ -413,6 +419,7 @@ class YouTubeAdapter(Adapter):
                 await self._emit_many(events, cursor)
                 await self._emit_many([end_event], {**cursor, "ended": True})
                 reason = end_event.session.reason if end_event.session else "chat ended"
+                self.end_reason = reason
                 self.status.offline(
                     f"session ended: {reason}; checking every {self.offline_check:g} s whether "
                     "it is live again"

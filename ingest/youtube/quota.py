@@ -12,7 +12,7 @@ Google changes them). Every request costs its units even when it fails.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -42,10 +42,10 @@ def quota_day(now: datetime | None = None) -> date:
 
 
 def reset_at(now: datetime | None = None) -> datetime:
-    """The next midnight Pacific (DST-aware), as an aware datetime."""
+    """The next midnight Pacific (DST-aware), as an aware UTC datetime."""
     local = (now or timezone.now()).astimezone(PACIFIC)
     tomorrow = local.date() + timedelta(days=1)
-    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=PACIFIC)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=PACIFIC).astimezone(UTC)
 
 
 def _row(now: datetime) -> QuotaUsage:

@@ -506,7 +506,13 @@ class _Handler(BaseHTTPRequestHandler):
                     body = {"_raw": raw.decode(errors="replace")}
         with fake.lock:
             fake.requests.append(
-                Recorded(time.monotonic(), route, params, dict(self.headers), body)
+                Recorded(
+                    time.monotonic(),
+                    route,
+                    params,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
             )
             failure = fake.failures[route].popleft() if fake.failures[route] else None
         if failure and failure[0] == "drop":
