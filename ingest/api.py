@@ -12,17 +12,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Schema
+from ninja import NinjaAPI, Path, Query, Schema
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.docs import Swagger
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from . import exports
@@ -42,8 +42,6 @@ from .serializers import source_dict
 from .services import ServiceError, reorder_display, set_display_rotation, update_message
 
 log = logging.getLogger(__name__)
-
-PUBLIC_FEED_MAX_AGE = int(getattr(settings, "PUBLIC_FEED_MAX_AGE", 5))
 
 
 class LocalSwagger(Swagger):
@@ -165,6 +163,35 @@ def parse_cursor(value: str | None) -> int | None:
     return int(value)
 
 
+MAX_ID = 2**63 - 1  # the largest primary key a database column holds
+
+
+def clean_text(name: str, value):
+    """Reject what a database cannot store or compare (NUL bytes); PostgreSQL would 500."""
+    if isinstance(value, str) and "\x00" in value:
+        raise FilterError(f"{name} must not contain NUL characters")
+    return value
+
+
+def clean_source(value: str | None) -> str | None:
+    """A source id (digits) or identifier; an id too large for the database is no source."""
+    clean_text("source", value)
+    if value and value.isdigit() and int(value) > MAX_ID:
+        raise FilterError(f"source id {value} is too large")
+    return value
+
+
+class CleanSchema(Schema):
+    """Strings with NUL characters are a 400, not a database error."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value, info):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
 def request_data(request: HttpRequest) -> dict:
     """The body as a dict, from JSON or from a form (urlencoded or multipart)."""
     content_type = request.content_type or ""
@@ -275,12 +302,12 @@ class ApiMessageOut(MessageOut):
     )
 
 
-class MarkSentIn(Schema):
+class MarkSentIn(CleanSchema):
     note: str | None = Field(default=None, max_length=4000)
 
 
 class ReorderIn(Schema):
-    order: list[int] = Field(max_length=10000)
+    order: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(max_length=10000)
 
 
 class ReorderOut(Schema):
@@ -366,7 +393,7 @@ def me(request):
 
 
 # --- messages -----------------------------------------------------------------------------------
-class MessageFilters(Schema):
+class MessageFilters(CleanSchema):
     status: str | None = Field(None, description="new, reviewed, sent, ignored (comma-separated)")
     platform: str | None = Field(None, description="demo, twitch, youtube, tiktok, slack")
     source: str | None = Field(None, description="source id or identifier")
@@ -378,6 +405,7 @@ class MessageFilters(Schema):
     def selector_kwargs(self) -> dict:
         data = self.model_dump(exclude_none=True)
         data["since"] = parse_since(data.get("since"))
+        clean_source(data.get("source"))
         return data
 
 
@@ -416,7 +444,7 @@ def list_messages(
     summary="Mark a message as sent (optional note)",
     openapi_extra=body_doc({"note": {"type": "string", "maxLength": 4000}}),
 )
-def mark_sent(request, message_id: int):
+def mark_sent(request, message_id: int = Path(..., ge=1, le=MAX_ID)):
     """Sets status ``sent``; records who and when (reviewed_by, MessageAction via "api") and
     tells every moderation dashboard (``message.updated``)."""
     data = parse_body(MarkSentIn, request_data(request))
@@ -474,8 +502,10 @@ def manage_update_rotation(request):
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise FilterError(f"seconds must be a whole number (got {seconds!r})")
     source = data.get("source")
+    if source is not None:
+        source = clean_source(str(source))
     ids = set_display_rotation(
-        user=request.auth, seconds=seconds, source=str(source) if source is not None else None
+        user=request.auth, seconds=seconds, source=source
     )
     return {"status": "ok", "seconds": seconds, "sources": ids}
 
@@ -496,7 +526,7 @@ def export_messages(request, fmt: Format, filters: Query[MessageFilters]):
     return exports.export_messages(request, qs, fmt)
 
 
-class ModerationFilters(Schema):
+class ModerationFilters(CleanSchema):
     platform: str | None = None
     source: str | None = Field(None, description="source id or identifier")
     kind: str | None = Field(None, description="deletion, ban, timeout, unban, clear")
@@ -512,6 +542,7 @@ class ModerationFilters(Schema):
 def export_moderation_events(request, fmt: Format, filters: Query[ModerationFilters]):
     data = filters.model_dump(exclude_none=True)
     data["since"] = parse_since(data.get("since"))
+    clean_source(data.get("source"))
     return exports.export_moderation(request, moderation_queryset(**data), fmt)
 
 
@@ -626,7 +657,8 @@ def feed_response(request, source: ChatSource | None, limit: int, missing: str) 
     else:
         response = HttpResponse(content, content_type="application/json")
     response["ETag"] = etag
-    response["Cache-Control"] = f"public, max-age={PUBLIC_FEED_MAX_AGE}"
+    max_age = int(getattr(settings, "PUBLIC_FEED_MAX_AGE", 5))
+    response["Cache-Control"] = f"public, max-age={max_age}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -636,7 +668,9 @@ FEED_RESPONSES = {200: FeedOut, 304: None, 400: Error, 404: Error}
 
 @api.get("/feeds/{int:source_id}/", auth=None, response=FEED_RESPONSES, tags=["public"])
 def public_feed_by_id(
-    request, source_id: int, limit: int = Query(50, ge=1, le=MAX_LIMIT)
+    request,
+    source_id: int = Path(..., ge=1, le=MAX_ID),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
 ):
     """Published messages of a public source (status sent, still visible), newest first."""
     return feed_response(
@@ -653,6 +687,7 @@ def public_feed_by_id(
     summary="Public feed by source identifier (seed 004: /api/<Slack channel id>)",
 )
 def public_feed(request, identifier: str, limit: int = Query(50, ge=1, le=MAX_LIMIT)):
+    clean_text("identifier", identifier)
     return feed_response(
         request,
         public_source(identifier=identifier),

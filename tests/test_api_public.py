@@ -35,7 +35,8 @@ def feed():
     return src, hidden
 
 
-def test_public_feed_shows_only_published_messages(client, feed):
+def test_public_feed_shows_only_published_messages(client, feed, settings):
+    settings.PUBLIC_FEED_MAX_AGE = 30
     src, _ = feed
     r = client.get("/api/C024BE91L")
     assert r.status_code == 200 and r["Content-Type"] == "application/json"
@@ -46,7 +47,7 @@ def test_public_feed_shows_only_published_messages(client, feed):
     assert first["author"] == {"name": "Ann", "avatar_url": "https://a.example/ann.png"}
     assert "status" not in first and "note" not in first  # moderation data stays private
     assert r["Access-Control-Allow-Origin"] == "*"
-    assert "max-age=" in r["Cache-Control"] and "public" in r["Cache-Control"]
+    assert r["Cache-Control"] == "public, max-age=30"
 
     by_id = client.get(f"/api/feeds/{src.pk}/")
     assert by_id.status_code == 200 and by_id.json() == body
@@ -94,7 +95,13 @@ def test_feed_route_never_shadows_other_routes(client, feed):
 
 
 # --- health -----------------------------------------------------------------------------------
-def test_health_ok_degraded_and_failed(client):
+@pytest.fixture
+def only_source_health(monkeypatch):
+    """Other features register their own checks; these tests judge the sources check alone."""
+    monkeypatch.setattr(api_module, "health_contributors", [api_module.sources_health])
+
+
+def test_health_ok_degraded_and_failed(client, only_source_health):
     r = client.get("/api/health/")
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["sources"] == []
 
@@ -129,8 +136,7 @@ def test_health_ok_degraded_and_failed(client):
     assert failed["status_reason"] == "bad credentials"
 
 
-def test_health_contributors_extend_the_report(client, monkeypatch):
-    monkeypatch.setattr(api_module, "health_contributors", list(api_module.health_contributors))
+def test_health_contributors_extend_the_report(client, only_source_health):
 
     def quota_health():
         return HealthPart("quota", "ok", {"youtube": {"units_left": 9000}})
