@@ -175,6 +175,7 @@ TWITCH_API_URL = env("TWITCH_API_URL", default="https://api.twitch.tv/helix/")
 TWITCH_AUTH_URL = env("TWITCH_AUTH_URL", default="https://id.twitch.tv/")
 TWITCH_CLIENT_ID = env("TWITCH_CLIENT_ID", default="")
 TWITCH_CLIENT_SECRET = env("TWITCH_CLIENT_SECRET", default="")
+TWITCH_REDIRECT_URI = env("TWITCH_REDIRECT_URI", default="")
 TWITCH_STREAM_POLL_SECONDS = env.float("TWITCH_STREAM_POLL_SECONDS", default=60.0)
 
 # --- YouTube (docs/configuration.md#youtube) --------------------------------------------
