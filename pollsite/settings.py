@@ -211,6 +211,10 @@ WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
 WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=20.0)
 WS_RATE_BURST = env.int("WS_RATE_BURST", default=40)
 
+# --- HTTP API -----------------------------------------------------------------------------
+# Cache-Control max-age (seconds) of the public JSON feeds (/api/<identifier>).
+PUBLIC_FEED_MAX_AGE = env.int("PUBLIC_FEED_MAX_AGE", default=5)
+
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
