@@ -79,3 +79,9 @@ def clip_delete(request, pk: int):
     clip.delete()
     messages.success(request, f"Deleted {path.name}")
     return redirect("bots:clips")
+
+
+@login_required
+def obs_status(request):
+    _require_moderator(request)
+    return render(request, "bots/obs.html", {"connections": ObsConnection.objects.order_by("name")})

@@ -14,6 +14,7 @@ from .base import CLOSE_UNAUTHORIZED, CommandError, FrameConsumer, command, user
 from .protocol import MessagesQuery, MessageUpdate, Ping
 
 MODERATOR_ROLES = ("moderator",)
+BOTS_GROUP = "bots"  # OBS connection status and saved clips (bots/obs.py, bots/clips.py)
 
 
 class ModerationConsumer(FrameConsumer):
@@ -30,7 +31,7 @@ class ModerationConsumer(FrameConsumer):
         return await user_has_role(getattr(user, "pk", None), *MODERATOR_ROLES)
 
     async def groups_for(self):
-        return [MODERATION_GROUP]
+        return [MODERATION_GROUP, BOTS_GROUP]
 
     async def hello(self):
         sources = await database_sync_to_async(

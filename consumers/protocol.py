@@ -107,6 +107,16 @@ class SourceSessions(ServerFrame):
     sessions: list[dict]
 
 
+class ObsStatus(ServerFrame):
+    type: Literal["obs.status"]
+    connection: dict  # {id, status, reason}
+
+
+class ClipSaved(ServerFrame):
+    type: Literal["clip.saved"]
+    clip: dict  # {id, author, keyword, path, size_bytes}
+
+
 SERVER_FRAMES = {
     m.model_fields["type"].annotation.__args__[0]: m
     for m in (

@@ -69,3 +69,17 @@ def test_plain_users_and_anonymous_are_kept_out(client, clip):
     client.force_login(User.objects.create_user("plain"))
     assert client.get("/bots/clips/").status_code == 403
     assert client.get(f"/bots/clips/{clip.pk}/media").status_code == 403
+
+
+def test_obs_page_lists_connections_without_their_password(mod_client):
+    from bots.models import ObsConnection
+
+    ObsConnection.objects.create(
+        name="studio <1>",
+        secrets={"password": "hunter2-secret"},
+        status="error",
+        status_reason="authentication failed",
+    )
+    html = mod_client.get("/bots/obs/").content.decode()
+    assert "studio &lt;1&gt;" in html and "authentication failed" in html
+    assert "hunter2-secret" not in html

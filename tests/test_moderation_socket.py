@@ -142,3 +142,18 @@ async def test_query_pages_through_filtered_messages():
     err = await receive_until(comm, "error")
     assert err["code"] == "invalid" and "bogus" in err["message"]
     await comm.disconnect()
+
+
+async def test_obs_status_changes_reach_dashboards():
+    from bots.models import ObsConnection
+    from bots.obs import _write_status
+
+    mod = await make_user("mod", groups=["moderator"])
+    conn = await sync_to_async(ObsConnection.objects.create)(name="studio")
+    comm, ok, _ = await connect("/ws/moderation/", mod)
+    await receive(comm)
+    await _write_status(conn.pk, "error", "authentication failed: wrong OBS websocket password")
+    frame = await receive_until(comm, "obs.status")
+    assert frame["connection"] == {"id": conn.pk, "status": "error", "reason": "authentication failed: wrong OBS websocket password"}
+    assert (await sync_to_async(ObsConnection.objects.get)(pk=conn.pk)).status == "error"
+    await comm.disconnect()
