@@ -59,6 +59,8 @@
     if (text != null) node.textContent = String(text);
     return node;
   }
+  // Class names built from data: keep only safe characters.
+  function token(value) { return String(value == null ? "" : value).replace(/[^a-zA-Z0-9_-]/g, ""); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function fmtTime(iso) {
     if (!iso) return "";
@@ -219,7 +221,7 @@
     var r = entry.refs;
     var li = entry.el;
     var a = m.author || {};
-    r.platform.className = "badge platform-" + m.platform;
+    r.platform.className = "badge platform-" + token(m.platform);
     r.platform.textContent = PLATFORM_LABELS[m.platform] || m.platform;
     r.name.textContent = a.display_name || a.login || "(unknown)";
     r.login.textContent = a.login && a.login !== a.display_name ? "@" + a.login : "";
@@ -229,14 +231,14 @@
       var label = b.title || b.set_id;
       if (label && roles.indexOf(label) === -1) roles.push(label + (b.version && b.version !== "1" ? " " + b.version : ""));
     });
-    roles.forEach(function (role) { r.roles.appendChild(el("span", "role role-" + String(role).split(" ")[0].replace(/[^a-z0-9_-]/gi, ""), role)); });
+    roles.forEach(function (role) { r.roles.appendChild(el("span", "role role-" + token(String(role).split(" ")[0]), role)); });
     r.kind.textContent = m.kind && m.kind !== "message" ? m.kind : "";
     r.kind.hidden = !r.kind.textContent;
     var amount = m.amount_display || (m.amount != null ? m.amount + " " + (m.currency || "") : "");
     r.amount.textContent = amount;
     r.amount.hidden = !amount;
     r.status.textContent = STATUS_LABELS[m.status] || m.status;
-    r.status.className = "status-chip status-" + m.status;
+    r.status.className = "status-chip status-" + token(m.status);
     r.time.textContent = fmtTime(m.sent_at);
     r.time.dateTime = m.sent_at || "";
     r.time.title = fmtDateTime(m.sent_at);
@@ -461,7 +463,7 @@
   function logModeration(ev) {
     var first = els.modlog.firstElementChild;
     if (first && first.classList.contains("muted")) first.remove();
-    var li = el("li", "modlog-item kind-" + ev.kind);
+    var li = el("li", "modlog-item kind-" + token(ev.kind));
     var who = ev.target_author ? (ev.target_author.display_name || ev.target_author.login) : "";
     var line = (MOD_KIND_LABELS[ev.kind] || ev.kind) + (who ? ": " + who : "");
     li.appendChild(el("strong", null, line));
@@ -506,8 +508,8 @@
       els.sources.appendChild(li);
     }
     clear(li);
-    li.className = "source state-" + s.status + (s.enabled === false ? " disabled" : "");
-    li.appendChild(el("span", "badge platform-" + s.platform, PLATFORM_LABELS[s.platform] || s.platform));
+    li.className = "source state-" + token(s.status) + (s.enabled === false ? " disabled" : "");
+    li.appendChild(el("span", "badge platform-" + token(s.platform), PLATFORM_LABELS[s.platform] || s.platform));
     li.appendChild(el("span", "source-name", s.name || s.identifier));
     li.appendChild(el("span", "source-state", (SOURCE_STATE_LABELS[s.status] || s.status) + (s.enabled === false ? " (disabled)" : "")));
     if (s.status_reason) li.appendChild(el("span", "source-reason", s.status_reason));
