@@ -130,6 +130,8 @@ SERVER_FRAMES = {
         DisplayReordered,
         SourceStatus,
         SourceSessions,
+        ObsStatus,
+        ClipSaved,
     )
 }
 
