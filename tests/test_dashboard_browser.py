@@ -504,3 +504,23 @@ def test_reconnects_after_a_network_drop_and_fills_the_gap(server, browser, open
     page.wait_for_selector("#conn.conn-open", timeout=WAIT_MS)
     row(page, missed).wait_for(timeout=WAIT_MS)
     ctx.close()
+
+
+def test_first_page_then_load_older(server, open_dashboard):
+    page = open_dashboard("mod")
+    tag = uuid.uuid4().hex[:6]
+    server.chat(*[message(f"bulk {tag} {n:03d}") for n in range(120)])
+    row(page, f"bulk {tag} 119").wait_for(timeout=WAIT_MS)
+    page.reload()
+    page.wait_for_selector("#conn.conn-open", timeout=WAIT_MS)
+    page.wait_for_selector("li.msg", timeout=WAIT_MS)
+    assert page.locator("li.msg").count() == 100
+    texts = page.locator("li.msg .msg-text").all_inner_texts()
+    assert texts[0] == f"bulk {tag} 119" and texts[-1] == f"bulk {tag} 020"
+    older = page.get_by_role("button", name="Load older messages")
+    older.click()
+    page.wait_for_function("document.querySelectorAll('li.msg').length > 100", timeout=WAIT_MS)
+    texts = page.locator("li.msg .msg-text").all_inner_texts()
+    bulk = [t for t in texts if t.startswith(f"bulk {tag}")]
+    assert bulk == [f"bulk {tag} {n:03d}" for n in range(119, -1, -1)]
+    assert len(set(texts)) == len(texts)  # no row twice
