@@ -81,6 +81,9 @@ def _field_name(loc) -> str:
     return ".".join(parts) or "request"
 
 
+FRIENDLY = {"limit": f"limit must be a whole number from 1 to {MAX_LIMIT}"}
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
     errors = []
@@ -88,6 +91,7 @@ def _validation_error(request, exc: ValidationError):
         loc = err.get("loc", ())
         name = _field_name(loc)
         msg = err.get("msg", "invalid value")
+        msg = FRIENDLY.get(name, msg)
         got = err.get("input")
         if loc and loc[0] == "query" and name in request.GET:
             got = request.GET[name]
