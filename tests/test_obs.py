@@ -127,3 +127,71 @@ async def test_connection_recovers_when_obs_is_killed_and_restarted(tmp_path):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         obs.kill()
+
+
+async def test_scene_text_visibility_and_raw_actions(obs_server):
+    from bots.obs import run_action
+
+    runner = ObsConnectionRunner(ObsSettings(0, "127.0.0.1", obs_server.port, obs_server.password))
+    task = asyncio.create_task(runner.run())
+    try:
+        assert await runner.wait_connected(10)
+
+        def setup(req):
+            req.send(
+                "CreateInput",
+                {
+                    "sceneName": "Scene",
+                    "inputName": "chat-text",
+                    "inputKind": "text_ft2_source_v2",
+                    "inputSettings": {"text": ""},
+                    "sceneItemEnabled": True,
+                },
+            )
+
+        await runner.call(setup)
+        variables = {"author": "Zoë", "message": "<b>hi</b>", "keyword": "clip"}
+        await runner.call(
+            lambda req: run_action(req, {"type": "switch_scene", "scene": "Scene 2"}, variables)
+        )
+        await runner.call(
+            lambda req: run_action(
+                req,
+                {"type": "set_text", "input": "chat-text", "text": "{author}: {message}"},
+                variables,
+            )
+        )
+        await runner.call(
+            lambda req: run_action(
+                req,
+                {
+                    "type": "set_item_visible",
+                    "scene": "Scene",
+                    "source": "chat-text",
+                    "visible": False,
+                },
+                variables,
+            )
+        )
+        raw = await runner.call(
+            lambda req: run_action(
+                req, {"type": "raw", "request": "GetCurrentProgramScene"}, variables
+            )
+        )
+
+        def read(req):
+            text = req.get_input_settings("chat-text").input_settings["text"]
+            item = req.get_scene_item_id("Scene", "chat-text").scene_item_id
+            enabled = req.get_scene_item_enabled("Scene", item).scene_item_enabled
+            return text, enabled, req.get_current_program_scene().current_program_scene_name
+
+        text, enabled, scene = await runner.call(read)
+        assert (text, enabled, scene) == ("Zoë: <b>hi</b>", False, "Scene 2")
+        assert raw["currentProgramSceneName"] == "Scene 2"
+        with pytest.raises(Exception, match="unknown OBS action"):
+            await runner.call(lambda req: run_action(req, {"type": "explode"}, variables))
+    finally:
+        await runner.call(lambda req: req.send("RemoveInput", {"inputName": "chat-text"}))
+        await runner.call(lambda req: req.set_current_program_scene("Scene"))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
