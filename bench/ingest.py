@@ -87,7 +87,9 @@ class Dashboard:
                     self.seen.add(n)
                     if n >= self.warm_n:
                         counted += 1
-                        self.latencies.append(now - datetime.fromisoformat(m["sent_at"]).timestamp())
+                        self.latencies.append(
+                            now - datetime.fromisoformat(m["sent_at"]).timestamp()
+                        )
                 if counted:
                     self.arrivals.append((now, counted))
         except ConnectionClosed as exc:
