@@ -32,7 +32,7 @@ from django.utils import timezone
 from ..events import ChatEvent, Kind, SessionInfo
 from ..models import ChatSource
 from ..supervisor import backoff_delay
-from ..youtube import oauth, quota
+from ..youtube import oauth, quota, signals  # noqa: F401 (URL -> video id on save)
 from ..youtube.client import (
     AuthError,
     ChatUnavailable,

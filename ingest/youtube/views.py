@@ -18,14 +18,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models.signals import pre_save
-from django.dispatch import receiver
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from ..models import ChatSource, Platform, PlatformAccount
-from . import oauth, quota
+from . import oauth, quota, signals  # noqa: F401 (signals: URL -> video id on save)
 from .client import READ_SCOPE, WRITE_SCOPE, YouTubeError
 from .mapping import normalize_video_id
 
@@ -136,17 +134,6 @@ def add_stream(request):
         f"{'Added' if created else 'Already watching'} YouTube stream {video_id}.",
     )
     return redirect("ingest:youtube")
-
-
-@receiver(pre_save, sender=ChatSource, dispatch_uid="youtube_normalize_identifier")
-def normalize_identifier(sender, instance: ChatSource, **kwargs):
-    """A YouTube source added anywhere (admin, API, shell) with a URL is stored by video id."""
-    if instance.platform != Platform.YOUTUBE or instance.identifier.strip().lower() == "mine":
-        return
-    try:
-        instance.identifier = normalize_video_id(instance.identifier)
-    except ValueError:
-        pass  # the adapter reports "not a YouTube video id or URL" on the source
 
 
 def _register_health() -> None:
