@@ -1,12 +1,14 @@
 """Production settings: `manage.py check --deploy` is clean with DEBUG off and the documented
 production environment (docs/deployment.md), and refuses to start without secrets."""
 
+import json
 import os
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +70,51 @@ def test_debug_off_without_secrets_refuses_to_start(tmp_path):
     result = check_deploy(production_env(tmp_path, SECRET_KEY=""))
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_compose_file_and_dockerfile_agree_with_the_repository():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert {"postgres", "redis", "migrate", "web", "worker", "proxy"} <= set(services)
+    assert services["web"]["deploy"]["replicas"] == 2
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["worker"]["command"] == ["python", "manage.py", "run_ingest"]
+    for name in ("migrate", "web", "worker"):
+        env = services[name]["environment"]
+        assert env["INGEST_IN_PROCESS"] == "false"
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"]
+        assert services[name]["env_file"] == ".env"
+    for name in ("postgres", "redis", "web"):
+        assert services[name]["healthcheck"]["test"]
+    commands = {p.stem for p in (ROOT / "ingest/management/commands").glob("*.py")}
+    assert "run_ingest" in commands
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+    assert "USER chorus" in dockerfile and "collectstatic --noinput" in dockerfile
+    cmd = json.loads(dockerfile.split("CMD ", 1)[1].replace("\\\n", " "))
+    assert cmd == services["web"]["command"], "Dockerfile CMD and compose web command differ"
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored and ".venv" in ignored and "data/" in ignored
+
+
+def test_static_files_collect_with_debug_off(tmp_path):
+    """The Dockerfile's build step: collectstatic with DEBUG off and throwaway secrets."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "pollsite.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 64,
+        "CHORUS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "CHORUS_DATA_DIR": str(tmp_path / "data"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(Path(tmp_path / "static" / "staticfiles.json").read_text())
+    assert any(name.startswith("chorus/") for name in manifest["paths"])
