@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("ingest.urls")),
     path("bots/", include("bots.urls")),
+    path("", include("polls.urls")),
 ]

@@ -1,0 +1,222 @@
+/* Host dashboard: runs a meeting over /ws/host/<id>/ (protocol: docs/protocol.md, "Meetings").
+ * All data is written with textContent; charts are AnyChart (vendored under static/vendor). */
+(function () {
+  "use strict";
+  var root = document.getElementById("host");
+  var meetingId = root.dataset.meeting;
+  var $ = function (id) { return document.getElementById(id); };
+  var role = "view";
+  var me = null;
+  var state = null;
+  var chart = null, chartKey = null, dataSet = null;
+  var timerHandle = null;
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text != null) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  var sock = new ChorusSocket("/ws/host/" + meetingId + "/", {
+    onFrame: onFrame,
+    onState: function (s, info) {
+      $("conn").textContent = s === "open" ? "live" : s + (info && info.message ? ": " + info.message : "");
+    },
+    onError: function (f) { $("command-error").textContent = f.message; },
+  });
+
+  function onFrame(f) {
+    if (f.type === "hello" || f.type === "host.state") {
+      if (f.role) role = f.role;
+      if (f.user) me = f.user;
+      state = f;
+      renderAll();
+      if (f.chat) f.chat.forEach(addChat);
+    } else if (f.type === "results") {
+      if (state) {
+        state.participants = f.participants;
+        state.scoreboard = f.scoreboard;
+        if (state.question && f.question_id === state.question.id) state.results = f.results;
+      }
+      $("participants").textContent = f.participants;
+      renderResults(f.results);
+      renderScoreboard(f.scoreboard);
+    } else if (f.type === "control") {
+      role = f.controller === me ? "control" : "view";
+      if (state) state.meeting.controller = f.controller;
+      renderRole();
+    } else if (f.type === "chat.messages") {
+      f.messages.forEach(addChat);
+    } else if (f.type === "chat.votes") {
+      $("chat-votes").textContent = "last batch: " + f.accepted + " chat answers counted, " + f.refused + " refused";
+    } else if (f.type === "flag.captured") {
+      f.captures.forEach(function (c) {
+        var li = el("li");
+        li.appendChild(el("span", c.participant.platform, "badge badge-" + String(c.participant.platform).replace(/[^a-z0-9]/gi, "")));
+        li.appendChild(document.createTextNode(c.participant.nickname + " captured " + c.flag + " (+" + c.points + (c.first_blood ? ", first blood" : "") + ")"));
+        $("captures").insertBefore(li, $("captures").firstChild);
+      });
+    }
+  }
+
+  function renderRole() {
+    var control = role === "control";
+    $("role-banner").hidden = control;
+    $("controller").textContent = (state && state.meeting.controller) || "nobody";
+    document.querySelectorAll("[data-cmd]").forEach(function (b) { b.disabled = !control; });
+    root.dataset.role = role;
+  }
+
+  function renderAll() {
+    var m = state.meeting;
+    $("state").textContent = m.state;
+    $("state").dataset.state = m.state;
+    $("participants").textContent = state.participants;
+    renderRole();
+    renderPlan();
+    var q = state.question;
+    $("question-title").textContent = q ? q.text : (m.state === "after" ? "Finished" : "—");
+    renderTimer(q);
+    renderResults(state.results);
+    renderScoreboard(state.scoreboard);
+  }
+
+  function renderTimer(q) {
+    clearInterval(timerHandle);
+    $("timer").textContent = "";
+    if (!q || q.status !== "open" || !q.closes_at) return;
+    var end = Date.parse(q.closes_at);
+    var tick = function () {
+      var left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+      $("timer").textContent = left + " s";
+      if (!left) clearInterval(timerHandle);
+    };
+    tick();
+    timerHandle = setInterval(tick, 500);
+  }
+
+  function renderPlan() {
+    var ol = $("plan");
+    clear(ol);
+    var current = state.question ? state.question.id : null;
+    state.plan.forEach(function (p) {
+      var li = el("li");
+      li.draggable = role === "control";
+      li.dataset.id = p.id;
+      li.dataset.status = p.status;
+      if (p.id === current) li.className = "current";
+      li.appendChild(el("span", "[" + p.kind + "] "));
+      li.appendChild(el("span", p.text));
+      li.appendChild(el("span", p.status, "st st-" + p.status));
+      if (p.answers) li.appendChild(el("span", " " + p.answers + " answers", "muted"));
+      li.addEventListener("click", function () {
+        if (role === "control" && p.id !== current) command("question.goto", { question_id: p.id });
+      });
+      li.addEventListener("dragstart", function (e) { e.dataTransfer.setData("text/plain", String(p.id)); });
+      li.addEventListener("dragover", function (e) { e.preventDefault(); });
+      li.addEventListener("drop", function (e) {
+        e.preventDefault();
+        var moved = Number(e.dataTransfer.getData("text/plain"));
+        var order = state.plan.map(function (x) { return x.id; }).filter(function (id) { return id !== moved; });
+        order.splice(order.indexOf(p.id), 0, moved);
+        command("plan.reorder", { order: order });
+      });
+      ol.appendChild(li);
+    });
+  }
+
+  function rowsOf(results) {
+    if (!results) return [];
+    if (results.choices) return results.choices.map(function (c) { return { label: c.token + ". " + c.text + (c.correct ? " ✓" : ""), count: c.count }; });
+    if (results.distribution) return results.distribution.map(function (n, i) { return { label: String(i + 1), count: n }; });
+    if (results.words) return results.words.map(function (w) { return { label: w.word, count: w.count }; });
+    return [];
+  }
+
+  function renderResults(results) {
+    var body = $("counts").tBodies[0];
+    clear(body);
+    $("answers").textContent = results ? results.total : 0;
+    $("average").textContent = results && results.kind === "rating" ? "Average: " + (results.average == null ? "—" : results.average) + " / " + results.rating_max : "";
+    var rows = rowsOf(results);
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      tr.appendChild(el("td", r.label));
+      tr.appendChild(el("td", String(r.count), "count"));
+      body.appendChild(tr);
+    });
+    drawChart(results, rows);
+  }
+
+  function drawChart(results, rows) {
+    if (typeof anychart === "undefined") return;
+    var key = results ? results.question_id + ":" + results.kind : null;
+    if (key !== chartKey) {
+      if (chart) { chart.dispose(); chart = null; }
+      chartKey = key;
+      if (!results || !rows) return;
+      if (results.kind === "wordcloud") {
+        dataSet = anychart.data.set(rows.map(function (r) { return { x: r.label, value: r.count }; }));
+        chart = anychart.tagCloud(dataSet);
+      } else {
+        dataSet = anychart.data.set(rows.map(function (r) { return [r.label, r.count]; }));
+        chart = results.kind === "rating" ? anychart.column(dataSet) : anychart.bar(dataSet);
+      }
+      chart.container("chart");
+      chart.draw();
+      return;
+    }
+    if (!dataSet) return;
+    if (results.kind === "wordcloud") dataSet.data(rows.map(function (r) { return { x: r.label, value: r.count }; }));
+    else dataSet.data(rows.map(function (r) { return [r.label, r.count]; }));
+  }
+
+  function renderScoreboard(rows) {
+    var ol = $("scoreboard");
+    clear(ol);
+    (rows || []).forEach(function (r) {
+      var li = el("li");
+      li.appendChild(el("span", r.platform, "badge badge-" + String(r.platform).replace(/[^a-z0-9]/gi, "")));
+      li.appendChild(document.createTextNode(r.nickname + " — " + r.score));
+      ol.appendChild(li);
+    });
+  }
+
+  function addChat(m) {
+    var li = el("li");
+    li.appendChild(el("span", m.platform, "badge badge-" + String(m.platform).replace(/[^a-z0-9]/gi, "")));
+    li.appendChild(el("strong", (m.author && (m.author.display_name || m.author.login)) || "?"));
+    li.appendChild(document.createTextNode(": " + m.text));
+    var ul = $("chat");
+    ul.appendChild(li);
+    while (ul.childNodes.length > 200) ul.removeChild(ul.firstChild);
+    ul.scrollTop = ul.scrollHeight;
+  }
+
+  function command(type, fields) {
+    $("command-error").textContent = "";
+    return sock.send(type, fields || {}).catch(function (err) {
+      $("command-error").textContent = err.message || err.code;
+    });
+  }
+
+  document.querySelectorAll("[data-cmd]").forEach(function (b) {
+    b.addEventListener("click", function () { command(b.dataset.cmd); });
+  });
+  $("take-control").addEventListener("click", function () {
+    sock.send("control.take", {}).then(function () { role = "control"; renderAll(); }, function (e) {
+      $("command-error").textContent = e.message;
+    });
+  });
+  $("show-join").addEventListener("click", function () {
+    $("join-slide").hidden = false;
+    if ($("join-slide").requestFullscreen) $("join-slide").requestFullscreen().catch(function () {});
+  });
+  $("hide-join").addEventListener("click", function () {
+    $("join-slide").hidden = true;
+    if (document.fullscreenElement) document.exitFullscreen();
+  });
+  sock.start();
+})();

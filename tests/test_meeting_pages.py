@@ -1,0 +1,113 @@
+"""Meeting pages: host-only access, creation with a random code, duplicate, exports, QR, join."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+
+from ingest.models import ChatSource
+from polls import services as svc
+from polls.models import Meeting
+from polls.models import QuestionKind as K
+from tests.meetings import standard
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def host(client):
+    user = User.objects.create_user("h", password="x" * 20)
+    user.groups.add(Group.objects.get_or_create(name="host")[0])
+    client.force_login(user)
+    return client
+
+
+def test_host_pages_need_the_host_role(client):
+    m = standard()
+    for url in ("/host/", f"/host/{m.pk}/", f"/host/{m.pk}/scores.csv"):
+        assert client.get(url).status_code == 302  # to login
+    plain = User.objects.create_user("plain", password="x" * 20)
+    client.force_login(plain)
+    assert client.get("/host/").status_code == 403
+    assert client.get(f"/host/{m.pk}/results.csv").status_code == 403
+
+
+def test_create_meeting_gets_a_random_code_and_sources(host):
+    src = ChatSource.objects.create(platform="twitch", identifier="c")
+    resp = host.post(
+        "/host/",
+        {
+            "title": "Town hall",
+            "description": "*hi*",
+            "sources": [src.pk],
+            "scoring_mode": "classic",
+            "points_correct": 1,
+            "first_correct_bonus": 1,
+            "timed_max_points": 1000,
+            "timed_window_seconds": 20,
+            "streak_bonus": 0,
+            "allow_vote_change": "on",
+            "chat_prefix": "#",
+            "flag_command": "!flag",
+            "flag_prefix": "FLAG",
+        },
+    )
+    assert resp.status_code == 302, resp.content
+    m = Meeting.objects.get(title="Town hall")
+    assert len(m.join_code) == 6 and list(m.sources.all()) == [src]
+    other = Meeting.objects.create(title="x")
+    assert other.join_code != m.join_code
+
+
+def test_dashboard_shows_qr_join_url_and_escapes_markdown_html(host):
+    m = standard(description="<img src=x onerror=alert(1)> **bold**")
+    page = host.get(f"/host/{m.pk}/").content.decode()
+    assert "<svg" in page and f"/join/?code={m.join_code}" in page
+    assert "<img src=x" not in page and "<strong>bold</strong>" in page
+    assert "vendor/anychart/anychart-base.min.js" in page and "cdn" not in page.lower()
+
+
+def test_duplicate_and_csv_exports(host):
+    m = standard()
+    svc.apply_command(m.pk, "goto", m.questions.get(kind=K.POLL).pk)
+    a, _ = svc.join(m, "=cmd|' /C calc'!A0")
+    b, _ = svc.join(m, "bob")
+    red = m.questions.get(kind=K.POLL).choices.get(text="Red")
+    svc.record_answers(
+        red.question_id, [svc.Answer(a.pk, choice_id=red.pk), svc.Answer(b.pk, choice_id=red.pk)]
+    )
+    svc.check_flag(m.pk, b.pk, "s3cret")
+    rows = list(csv.reader(io.StringIO(host.get(f"/host/{m.pk}/scores.csv").content.decode())))
+    assert rows[0][:2] == ["rank", "nickname"]
+    assert rows[1][1] == "bob" and rows[1][4] == "15"
+    assert rows[2][1].startswith("'=")  # no formula injection in spreadsheets
+    rows = list(csv.reader(io.StringIO(host.get(f"/host/{m.pk}/results.csv").content.decode())))
+    assert ["1", "poll", "Favourite colour?", "A", "Red", "False", "2"] in rows
+    resp = host.post(f"/host/{m.pk}/duplicate/")
+    copy = Meeting.objects.exclude(pk=m.pk).get()
+    assert resp.url == f"/host/{copy.pk}/" and copy.questions.count() == 5
+
+
+def test_join_page_prefills_code_and_qr_svg(client):
+    m = standard()
+    page = client.get(f"/join/?code={m.join_code.lower()}").content.decode()
+    assert f'value="{m.join_code}"' in page
+    assert "No meeting" in client.get("/join/?code=ZZZZZZ").content.decode()
+    resp = client.get(f"/join/{m.join_code}/qr.svg")
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/svg+xml"
+    assert client.get("/join/NOPE/qr.svg").status_code == 404
+
+
+def test_seed_demo_creates_a_meeting_attached_to_the_demo_chat(capsys):
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    m = Meeting.objects.get()
+    assert f"/join/?code={m.join_code}" in out
+    assert m.sources.get().identifier == "demo"
+    assert {q.kind for q in m.questions.all()} == {"text", "poll", "quiz", "wordcloud", "rating"}
+    assert m.flags.count() == 1
+    call_command("seed_demo")
+    codes = set(Meeting.objects.values_list("join_code", flat=True))
+    assert len(codes) == 2  # random, never a fixed default
