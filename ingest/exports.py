@@ -59,8 +59,14 @@ def api_message_dict(msg: ChatMessage) -> dict:
     return data
 
 
+# Columns of the joined source that no message shape needs (credentials would be DECRYPTED per row).
+_SOURCE_UNUSED = ("credentials", "settings", "state", "cursor", "description", "status_reason")
+
+
 def with_api_relations(qs: QuerySet[ChatMessage]) -> QuerySet[ChatMessage]:
-    return qs.select_related("author", "reviewed_by", "source", "session")
+    return qs.select_related("author", "reviewed_by", "source", "session").defer(
+        "extra", *(f"source__{f}" for f in _SOURCE_UNUSED)
+    )
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -201,7 +207,11 @@ def export_messages(request, qs: QuerySet[ChatMessage], fmt: str) -> StreamingHt
 
 
 def export_moderation(request, qs: QuerySet[ModerationEvent], fmt: str) -> StreamingHttpResponse:
-    qs = qs.select_related("target_author", "source").order_by("id")
+    qs = (
+        qs.select_related("target_author", "source")
+        .defer("extra", *(f"source__{f}" for f in _SOURCE_UNUSED))
+        .order_by("id")
+    )
     if fmt == "csv":
         gen = csv_stream(qs, MODERATION_COLUMNS, moderation_row)
         return streaming_response(

@@ -128,6 +128,12 @@ def test_session_auth_needs_csrf_on_unsafe_methods(mod):
 
     browser.get("/api/docs")  # any page rendering {% csrf_token %} sets the cookie
     token = browser.cookies["csrftoken"].value
+    r = browser.post(
+        f"/api/messages/{m.pk}/mark-sent/",
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_ORIGIN="https://evil.example",
+    )
+    assert r.status_code == 403  # right token, foreign page: refused
     r = browser.post(f"/api/messages/{m.pk}/mark-sent/", HTTP_X_CSRFTOKEN=token)
     assert r.status_code == 200 and r.json()["status"] == "sent"
     assert browser.get("/api/me/").json()["auth"] == "session"
