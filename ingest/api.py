@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -102,6 +103,12 @@ def _validation_error(request, exc: ValidationError):
         errors.append({"field": name, "message": msg})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     return _error(request, 400, detail, errors=errors)
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc: SuspiciousOperation):
+    """E.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields."""
+    return _error(request, 400, f"request refused: {exc}")
 
 
 @api.exception_handler(FilterError)

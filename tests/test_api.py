@@ -297,6 +297,7 @@ def test_hostile_input_is_a_4xx_never_a_500(client, auth):
         ("get", "/api/%00", None),
         ("get", f"/api/export/messages.csv?source={huge}", None),
         ("get", "/api/export/moderation-events.json?platform=%00", None),
+        ("post", "/api/manage/reorder/", {"order": [1] * 1_000_000}),  # > 2.5 MB body
     ]
     for method, url, data in cases:
         if method == "post":
@@ -305,6 +306,7 @@ def test_hostile_input_is_a_4xx_never_a_500(client, auth):
             r = client.get(url, **auth)
         assert 400 <= r.status_code < 500, (url, r.status_code, r.content[:200])
         assert r.json()["detail"], url
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in r.json()["detail"]  # the last case: body too big
     assert ChatMessage.objects.get(pk=m.pk).status == "new"
 
 
