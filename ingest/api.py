@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -158,15 +158,19 @@ def parse_since(value: str | None) -> datetime | None:
         raise FilterError(
             f"since must be an ISO 8601 date-time such as 2026-11-01T12:00:00Z (got {value!r})"
         ) from None
-    if dt.tzinfo is None:
-        dt = timezone.make_aware(dt)
+    try:
+        if dt.tzinfo is None:
+            dt = timezone.make_aware(dt)
+        dt.astimezone(UTC)  # the database compares in UTC
+    except (OverflowError, ValueError):
+        raise FilterError(f"since is out of range (got {value!r})") from None
     return dt
 
 
 def parse_cursor(value: str | None) -> int | None:
     if value in (None, ""):
         return None
-    if not value.isdigit() or int(value) < 1 or len(value) > 18:
+    if not DIGITS.fullmatch(value) or int(value) < 1 or len(value) > 18:
         raise FilterError(
             f"cursor must be a positive whole number: the X-Next-Cursor of the previous page "
             f"(got {value!r})"
@@ -175,6 +179,7 @@ def parse_cursor(value: str | None) -> int | None:
 
 
 MAX_ID = 2**63 - 1  # the largest primary key a database column holds
+DIGITS = re.compile(r"[0-9]+")
 
 
 def clean_text(name: str, value):
@@ -187,8 +192,11 @@ def clean_text(name: str, value):
 def clean_source(value: str | None) -> str | None:
     """A source id (digits) or identifier; an id too large for the database is no source."""
     clean_text("source", value)
-    if value and value.isdigit() and int(value) > MAX_ID:
-        raise FilterError(f"source id {value} is too large")
+    if value and value.isdigit():
+        if not DIGITS.fullmatch(value):
+            raise FilterError(f"source must be an id (digits 0-9) or an identifier (got {value!r})")
+        if int(value) > MAX_ID:
+            raise FilterError(f"source id {value} is too large")
     return value
 
 

@@ -95,7 +95,7 @@ def sources() -> list[ChatSource]:
 
 def source_filter(source: str | int, prefix: str = "") -> Q:
     """Match a source by numeric id or by identifier (e.g. a Slack channel id)."""
-    if isinstance(source, int) or str(source).isdigit():
+    if isinstance(source, int) or (str(source).isascii() and str(source).isdigit()):
         return Q(**{f"{prefix}id": int(source)})
     return Q(**{f"{prefix}identifier": source})
 

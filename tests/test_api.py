@@ -157,6 +157,9 @@ def test_session_auth_needs_csrf_on_unsafe_methods(mod):
         ("cursor=-5", "cursor"),
         ("source=99999999999999999999999", "source"),
         ("text=a%00b", "text"),
+        ("cursor=%C2%B2", "cursor"),  # "²" is a Unicode digit that int() refuses
+        ("source=%C2%B2", "source"),
+        ("since=9999-12-31T23:59:59-01:00", "since"),
     ],
 )
 def test_bad_parameters_are_400_with_a_clear_message(client, auth, query, field):
