@@ -76,6 +76,26 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def proc_sched_seconds(pid: int) -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds runnable but waiting for a CPU), summed over all threads.
+
+    The second number is how much a busy machine (other processes) delayed this one: on a
+    shared 2-core box it explains most of the latency noise.
+    """
+    on_cpu = waiting = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                a, b, _ = (task / "schedstat").read_text().split()
+            except (OSError, ValueError):
+                continue
+            on_cpu += int(a)
+            waiting += int(b)
+    except OSError:
+        return None
+    return on_cpu / 1e9, waiting / 1e9
+
+
 def self_cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
@@ -217,6 +237,9 @@ class Proc:
 
     def cpu_seconds(self) -> float | None:
         return proc_cpu_seconds(self.pid)
+
+    def sched_seconds(self) -> tuple[float, float] | None:
+        return proc_sched_seconds(self.pid)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
