@@ -199,14 +199,51 @@ class FakeIrcServer:
             conn.ws.transport.abort()
 
 
-async def _main(port: int, replay: str | None, per_frame: int) -> None:
+def burst_line(n: int, sent_ms: int) -> str:
+    """Line ``n`` of a benchmark burst: varied chatters, badges, emotes; tmi-sent-ts = send time."""
+    uid = 5000 + n % 400
+    login = f"user{n % 400}"
+    badges = ["", "subscriber/6", "vip/1,subscriber/12", "moderator/1", "premium/1"][n % 5]
+    emotes = "25:0-4" if n % 7 == 0 else ""
+    text = ("Kappa " if emotes else "") + f"bench line {n} with some chat text; ünïcödé 👏"
+    return (
+        f"@badge-info=;badges={badges};color=#1E90FF;display-name=User{n % 400};emotes={emotes};"
+        f"first-msg=0;flags=;id=bench-{n};mod={1 if 'moderator' in badges else 0};room-id=3003;"
+        f"subscriber={1 if 'subscriber' in badges else 0};tmi-sent-ts={sent_ms};turbo=0;"
+        f"user-id={uid};user-type= :{login}!{login}@{login}.tmi.twitch.tv PRIVMSG #streamer :{text}"
+    )
+
+
+async def burst(srv: FakeIrcServer, total: int, seconds: float, per_frame: int) -> None:
+    """Send ``total`` lines evenly over ``seconds``, ``per_frame`` lines per websocket frame."""
+    frames = (total + per_frame - 1) // per_frame
+    interval = seconds / frames
+    start = time.monotonic()
+    n = 0
+    for f in range(frames):
+        due = start + f * interval
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        now_ms = int(time.time() * 1000)
+        k = min(per_frame, total - n)
+        await srv.push([burst_line(n + i, now_ms) for i in range(k)], per_frame=k)
+        n += k
+
+
+async def _main(port: int, replay: str | None, per_frame: int, burst_n: int, seconds: float) -> None:
     async with FakeIrcServer(port=port) as srv:
         print(srv.url, flush=True)
+        if replay or burst_n:
+            while not srv.joins:
+                await asyncio.sleep(0.05)
         if replay:
             lines = [ln.rstrip("\r\n") for ln in open(replay, encoding="utf-8") if ln.strip()]
-            while not srv.joins:
-                await asyncio.sleep(0.1)
             await srv.push(lines, per_frame=per_frame)
+        if burst_n:
+            t0 = time.monotonic()
+            await burst(srv, burst_n, seconds, per_frame)
+            print(f"sent {burst_n} lines in {time.monotonic() - t0:.2f} s", flush=True)
         await asyncio.Future()
 
 
@@ -217,5 +254,7 @@ if __name__ == "__main__":
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--replay")
     ap.add_argument("--per-frame", type=int, default=3)
+    ap.add_argument("--burst", type=int, default=0, help="send N generated PRIVMSG lines")
+    ap.add_argument("--seconds", type=float, default=5.0, help="...spread over this long")
     a = ap.parse_args()
-    asyncio.run(_main(a.port, a.replay, a.per_frame))
+    asyncio.run(_main(a.port, a.replay, a.per_frame, a.burst, a.seconds))
