@@ -77,7 +77,8 @@ class ParticipantConsumer(FrameConsumer):
         p, token = await _service(services.join)(meeting, frame.nickname)
         self.participant_id = p.pk
         live.touch(self.meeting_id)
-        return {"token": token, "me": await _service(services.me)(p.pk)}
+        me = {"id": p.pk, "nickname": p.nickname, "platform": p.platform, "score": 0, "rank": None}
+        return {"token": token, "me": me}
 
     @command("resume", Resume)
     async def on_resume(self, frame: Resume):
@@ -129,9 +130,24 @@ class ParticipantConsumer(FrameConsumer):
         return {"pong": True}
 
 
+_hello_cache: dict[int, tuple[int, float, dict]] = {}
+HELLO_CACHE_SECONDS = 0.5
+
+
 def _public(meeting_id: int) -> dict:
+    """The public state for a hello. A crowd joining at once (QR on screen) shares one rendering
+    per meeting version for half a second; any state change bumps the version."""
+    import time
+
+    version = Meeting.objects.filter(pk=meeting_id).values_list("version", flat=True).first()
+    cached = _hello_cache.get(meeting_id)
+    now = time.monotonic()
+    if cached and cached[0] == version and now - cached[1] < HELLO_CACHE_SECONDS:
+        return cached[2]
     m = Meeting.objects.select_related("current_question").get(pk=meeting_id)
-    return public_state(m)
+    state = public_state(m)
+    _hello_cache[meeting_id] = (m.version, now, state)
+    return state
 
 
 def _host_hello(meeting_id: int, user_id: int) -> dict:

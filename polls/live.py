@@ -19,7 +19,6 @@ import weakref
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from ingest.publish import publish
 
@@ -47,10 +46,16 @@ class _Pending:
     future: asyncio.Future
 
 
+# At most one live results frame per meeting and process every RESULTS_INTERVAL seconds.
+RESULTS_INTERVAL = 0.1
+# Largest batch of websocket answers written in one transaction.
+VOTE_BATCH = 1000
+
+
 class Hub:
     def __init__(self):
-        self.interval = getattr(settings, "MEETING_RESULTS_INTERVAL_MS", 100) / 1000
-        self.batch_max = getattr(settings, "MEETING_VOTE_BATCH", 1000)
+        self.interval = RESULTS_INTERVAL
+        self.batch_max = VOTE_BATCH
         self.pending: list[_Pending] = []
         self.writer: asyncio.Task | None = None
         self.dirty: set[int] = set()
