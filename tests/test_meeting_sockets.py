@@ -334,3 +334,24 @@ async def test_burst_results_are_throttled_and_the_final_count_always_arrives():
     for comm, _, _ in people:
         await comm.disconnect()
     await host.disconnect()
+
+
+async def test_question_timer_closes_answers_without_any_dashboard_command():
+    m, qs = await setup_meeting()
+    poll = qs[K.POLL]
+    poll.timer_seconds = 1
+    await sync_to_async(poll.save)()
+    host, _, _ = await host_socket(m)
+    alice, _, _ = await participant(m)
+    await call(host, "question.goto", question_id=poll.pk)
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["question"]["status"] == "open")
+    assert st["question"]["closes_at"] is not None and st["question"]["timer_seconds"] == 1
+    await host.disconnect()  # closing the dashboard does not stop the timer
+    st = await recv_until(
+        alice, "meeting.state", timeout=5, pred=lambda f: f["question"]["status"] == "closed"
+    )
+    assert st["meeting"]["state"] == "waiting"
+    red = await sync_to_async(lambda: poll.choices.first().pk)()
+    err = await call(alice, "vote", question_id=poll.pk, choice_id=red)
+    assert err["code"] == "closed"
+    await alice.disconnect()
