@@ -120,6 +120,7 @@ class YouTubeAdapter(Adapter):
         self.last_detail = ""
         self._start_count = 0
         self.end_reason = ""
+        self._stop = False
 
     # --- plumbing -----------------------------------------------------------------------------
     def _report(self, text: str) -> None:
@@ -128,7 +129,7 @@ class YouTubeAdapter(Adapter):
             self.progress(text)
 
     def _done(self) -> bool:
-        return self.max_polls is not None and self.polls >= self.max_polls
+        return self._stop or (self.max_polls is not None and self.polls >= self.max_polls)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -136,9 +137,11 @@ class YouTubeAdapter(Adapter):
 
     async def _make_client(self) -> YouTubeClient:
         try:
-            client = await asyncio.to_thread(oauth.client_for, self.source.account_id)
+            kwargs = await sync_to_async(oauth.client_kwargs)(self.source.account_id)
         except NeedsReconnect as exc:
             raise FatalAdapterError(str(exc)) from exc
+        # Building parses the bundled discovery document: not on the event loop.
+        client = await asyncio.to_thread(lambda: YouTubeClient(**kwargs))
         self._token = client.credentials.token if client.credentials is not None else None
         return client
 
@@ -249,7 +252,7 @@ class YouTubeAdapter(Adapter):
         )
         self._report(f"quota exhausted; polling resumes at {until.isoformat()}")
         if self.max_polls is not None:
-            self.polls = self.max_polls  # a one-shot command stops instead of sleeping for hours
+            self._stop = True  # a bounded run (command) stops instead of sleeping for hours
             return True
         await self._sleep(min(max((until - timezone.now()).total_seconds(), 1.0), 60.0))
         return True
@@ -284,6 +287,7 @@ class YouTubeAdapter(Adapter):
         self.client = await self._make_client()
         ended_chat = _parse_cursor(self.cursor)
         ended_chat = ended_chat.get("chat") if ended_chat.get("ended") else None
+        failures = 0
         while True:
             if await self._wait_for_quota():
                 if self._done():
@@ -295,9 +299,14 @@ class YouTubeAdapter(Adapter):
                 await sync_to_async(quota.mark_exhausted)("quotaExceeded")
                 continue
             except TransientError as exc:
-                self.status.note(f"{exc}; retrying")
-                await self._sleep(backoff_delay(1, settings.INGEST_BACKOFF_INITIAL, 30.0))
+                failures += 1
+                delay = backoff_delay(
+                    failures, settings.INGEST_BACKOFF_INITIAL, settings.INGEST_BACKOFF_MAX
+                )
+                self.status.note(f"{exc}; retrying in {delay:.1f} s")
+                await self._sleep(delay)
                 continue
+            failures = 0
             if live is None or live.chat_id == ended_chat:
                 what = "not live"
                 if self.end_reason:

@@ -185,14 +185,17 @@ def pick_account(account_id: int | None) -> PlatformAccount | None:
     return qs.filter(status=PlatformAccount.Status.OK).order_by("pk").first()
 
 
-def client_for(account_id: int | None = None, *, require_oauth: bool = False) -> YouTubeClient:
-    """A client for an account (OAuth), else YOUTUBE_API_KEY for public reads (blocking)."""
+def client_kwargs(account_id: int | None = None, *, require_oauth: bool = False) -> dict:
+    """What to build a YouTubeClient with (DB only, fast): OAuth credentials of the account,
+    else YOUTUBE_API_KEY for public reads. Raises NeedsReconnect when neither is usable."""
     account = pick_account(account_id)
     if account is not None and account.status == PlatformAccount.Status.OK:
-        creds = credentials_from(account.credentials or {})
-        return YouTubeClient(credentials=creds, account_id=account.pk)
+        return {
+            "credentials": credentials_from(account.credentials or {}),
+            "account_id": account.pk,
+        }
     if settings.YOUTUBE_API_KEY and not require_oauth:
-        return YouTubeClient(api_key=settings.YOUTUBE_API_KEY)
+        return {"api_key": settings.YOUTUBE_API_KEY}
     if account is not None:
         raise NeedsReconnect(
             f"the YouTube account {account} needs to be reconnected "
@@ -203,6 +206,11 @@ def client_for(account_id: int | None = None, *, require_oauth: bool = False) ->
         + ("" if require_oauth else " and no YOUTUBE_API_KEY set")
         + ": connect one at /youtube/"
     )
+
+
+def client_for(account_id: int | None = None, *, require_oauth: bool = False) -> YouTubeClient:
+    """A client for an account (OAuth), else YOUTUBE_API_KEY for public reads (blocking)."""
+    return YouTubeClient(**client_kwargs(account_id, require_oauth=require_oauth))
 
 
 def persist_if_refreshed(client: YouTubeClient, known_token: str | None) -> str | None:
