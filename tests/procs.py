@@ -81,6 +81,7 @@ class Proc:
     log_path: Path
     port: int | None = None
     started: float = field(default_factory=time.monotonic)
+    stop_seconds: float | None = None  # how long the final SIGTERM took (teardown)
 
     @property
     def pid(self) -> int:
@@ -207,10 +208,12 @@ class ProcessGroup:
                     os.killpg(proc.pid, signal.SIGCONT)  # a paused (SIGSTOP) process must hear it
                 except ProcessLookupError:
                     pass
-        deadline = time.monotonic() + 8
+        started = time.monotonic()
+        deadline = started + 8
         for proc in self.procs:
             try:
                 proc.popen.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                proc.stop_seconds = time.monotonic() - started
             except subprocess.TimeoutExpired:
                 pass
         for proc in self.procs:
@@ -226,7 +229,10 @@ class ProcessGroup:
 
     def dump_logs(self) -> None:
         for proc in self.procs:
-            print(f"\n===== {proc.name} (pid {proc.pid}, exit {proc.popen.poll()}) =====")
+            stop = (
+                f", stopped in {proc.stop_seconds:.1f} s" if proc.stop_seconds is not None else ""
+            )
+            print(f"\n===== {proc.name} (pid {proc.pid}, exit {proc.popen.poll()}{stop}) =====")
             print(proc.log())
 
     def __enter__(self) -> ProcessGroup:

@@ -143,7 +143,7 @@ def test_a_paused_worker_that_wakes_up_after_losing_its_lease_backs_off(group):
     try:
         wait_for(
             "the first messages",
-            lambda: ChatMessage.objects.filter(source=src).count() >= 50,
+            lambda: ChatMessage.objects.filter(source=src).count() >= 20,
             timeout=25,
         )
         first = holder_pid()
@@ -157,7 +157,7 @@ def test_a_paused_worker_that_wakes_up_after_losing_its_lease_backs_off(group):
         count = ChatMessage.objects.filter(source=src).count()
         wait_for(
             "the other worker to ingest",
-            lambda: ChatMessage.objects.filter(source=src).count() >= count + 50,
+            lambda: ChatMessage.objects.filter(source=src).count() >= count + 25,
             timeout=10,
         )
 
@@ -165,10 +165,10 @@ def test_a_paused_worker_that_wakes_up_after_losing_its_lease_backs_off(group):
         group.wait_log(frozen, f"lost the lease on source {src.pk}", timeout=LEASE + 3)
         # It stays out: the lease remains with the other worker, which keeps ingesting.
         count = ChatMessage.objects.filter(source=src).count()
-        time.sleep(LEASE)
+        time.sleep(1.0)
         assert holder_pid() == other.pid
         assert frozen.alive(), frozen.log()
-        assert ChatMessage.objects.filter(source=src).count() > count + 25
+        assert ChatMessage.objects.filter(source=src).count() > count + 10
         assert group.kill(other, signal.SIGTERM, timeout=15) == 0, other.log()
         assert group.kill(frozen, signal.SIGTERM, timeout=15) == 0, frozen.log()
     finally:
