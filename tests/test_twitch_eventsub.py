@@ -22,12 +22,12 @@ from ingest.models import (
     PlatformState,
 )
 from ingest.pipeline import Pipeline
+from ingest.twitch.oauth import DEFAULT_SCOPES
 from tests.fakes import twitch_api as fk
 from tests.fakes.twitch_api import CLIENT_ID, CLIENT_SECRET, FakeTwitch
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCOPES = ["user:read:chat", "user:write:chat", "moderator:manage:chat_messages",
-          "moderator:manage:banned_users", "channel:moderate"]
+SCOPES = DEFAULT_SCOPES
 
 
 async def wait_for(predicate, timeout=8.0):
@@ -327,5 +327,76 @@ async def test_missing_scope_is_reported(twitch):
     run = await started(fake, src, n_subs=6)
     try:
         assert "channel.ban (403)" in run.status.detail
+    finally:
+        await run.__aexit__()
+
+
+async def test_moderator_account_sees_bans_timeouts_unbans_via_channel_moderate(twitch):
+    fake = twitch
+    fake.moderators["3003"] = {"2001"}
+    acc_coro, _ = make_account(fake, user_id="2001")
+    src = await make_source(await acc_coro)
+    run = await started(fake, src, n_subs=7)
+    try:
+        types = sorted(s["type"] for s in fake.subscriptions.values())
+        assert "channel.moderate" in types and "channel.ban" not in types
+        assert all(s["condition"].get("moderator_user_id", "2001") == "2001"
+                   for s in fake.subscriptions.values())
+        await fake.notify("channel.chat.message", fk.chat_message_event(
+            fake.streamer, fake.viewer, "rude words", message_id="x-1"))
+        await wait_for(lambda: db(lambda: ChatMessage.objects.count() == 1))
+        expires = (datetime.now(UTC) + timedelta(seconds=300)).replace(microsecond=0)
+        await fake.notify("channel.moderate", fk.moderate_event(
+            fake.streamer, fake.mod, "timeout", **fk.user_ref(fake.viewer), reason="calm down",
+            expires_at=expires.isoformat().replace("+00:00", "Z")))
+        await fake.notify("channel.moderate", fk.moderate_event(
+            fake.streamer, fake.mod, "untimeout", **fk.user_ref(fake.viewer)))
+        await fake.notify("channel.moderate", fk.moderate_event(
+            fake.streamer, fake.mod, "ban", **fk.user_ref(fake.jp), reason="spam"))
+        await fake.notify("channel.moderate", fk.moderate_event(
+            fake.streamer, fake.mod, "slow", wait_time_seconds=10))  # not a chat event: ignored
+        await wait_for(lambda: db(lambda: ModerationEvent.objects.count() == 3))
+    finally:
+        await run.__aexit__()
+
+    def check():
+        t = ModerationEvent.objects.get(kind="timeout")
+        assert (t.target_author.login, t.moderator, t.reason, t.ends_at) == (
+            "viewer", "Mod_Marta", "calm down", expires)
+        assert 295 <= t.duration_seconds <= 300
+        assert ChatMessage.objects.get(platform_message_id="x-1").platform_state == PlatformState.TIMED_OUT
+        assert ModerationEvent.objects.get(kind="unban").target_author.login == "viewer"
+        assert ModerationEvent.objects.get(kind="ban").target_author.login == "yamada_taro"
+
+    await db(check)
+
+
+async def test_missing_keepalive_reconnects_and_resubscribes(twitch, monkeypatch):
+    """The fake goes silent (no keepalive): twitchio's watchdog reconnects, resubscribes, and
+    chat flows again. (Twitch's minimum keepalive is 10 s; compressed to 1 s here.)"""
+    import twitchio.eventsub.websockets as tw_ws
+
+    original = tw_ws.Websocket.__init__
+
+    def fast_keepalive(self, *a, **kw):
+        original(self, *a, **kw)
+        self._keep_alive_timeout = 1
+
+    monkeypatch.setattr(tw_ws.Websocket, "__init__", fast_keepalive)
+    fake = twitch
+    fake.keepalive_seconds = 2  # when keepalives are on: one every 1.2 s
+    fake.send_keepalives = False
+    acc_coro, _ = make_account(fake)
+    src = await make_source(await acc_coro)
+    run = await started(fake, src)
+    try:
+        await wait_for(lambda: fake.ws_connects >= 2, timeout=12)
+        fake.send_keepalives = True  # the new session is healthy: no further reconnects
+        await fake.wait_subscriptions(8)
+        assert fake.count("POST", "eventsub/subscriptions") >= 16
+        await fake.notify("channel.chat.message", fk.chat_message_event(
+            fake.streamer, fake.viewer, "still here", message_id="k-1"))
+        await wait_for(lambda: db(lambda: ChatMessage.objects.filter(platform_message_id="k-1").exists()))
+        assert not run.task.done()
     finally:
         await run.__aexit__()

@@ -113,6 +113,12 @@ def subscriptions_for(broadcaster_id: str, reader_id: str) -> list:
             es.ChannelBanSubscription(broadcaster_user_id=broadcaster_id),
             es.ChannelUnbanSubscription(broadcaster_user_id=broadcaster_id),
         ]
+    else:  # a moderator sees bans, timeouts and unbans through channel.moderate v2
+        subs.append(
+            es.ChannelModerateV2Subscription(
+                broadcaster_user_id=broadcaster_id, moderator_user_id=reader_id
+            )
+        )
     return subs
 
 

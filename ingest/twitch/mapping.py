@@ -512,6 +512,41 @@ def _unban(obj, received_at) -> ChatEvent:
     )
 
 
+def _moderate(obj, received_at) -> ChatEvent | None:
+    """channel.moderate v2 (a moderator's view): bans, timeouts, unbans. Deletes and clears come
+    from the channel.chat.* subscriptions, so they are not mapped twice."""
+    when = _when(obj, received_at)
+    moderator = obj.moderator.display_name or obj.moderator.name or ""
+    channel = obj.broadcaster.name or ""
+    extra = {"channel": channel, "moderator_id": str(obj.moderator.id), "action": obj.action}
+    b = obj.broadcaster.id
+    if obj.action == "ban" and obj.ban is not None:
+        return ChatEvent(
+            kind=Kind.BAN, platform=PLATFORM, id=f"clearchat:{b}:{obj.ban.user.id}:{_ms(when)}",
+            author=_user_author(obj.ban.user), moderator=moderator, reason=obj.ban.reason or "",
+            sent_at=when, received_at=received_at, extra=extra,
+        )
+    if obj.action == "timeout" and obj.timeout is not None:
+        ends = obj.timeout.expires_at
+        return ChatEvent(
+            kind=Kind.TIMEOUT, platform=PLATFORM,
+            id=f"clearchat:{b}:{obj.timeout.user.id}:{_ms(when)}",
+            author=_user_author(obj.timeout.user), moderator=moderator,
+            reason=obj.timeout.reason or "", ends_at=ends,
+            duration_seconds=max(int(round((ends - when).total_seconds())), 0),
+            sent_at=when, received_at=received_at, extra=extra,
+        )
+    target = obj.unban if obj.action == "unban" else obj.untimeout if obj.action == "untimeout" else None
+    if target is not None:
+        return ChatEvent(
+            kind=Kind.UNBAN, platform=PLATFORM,
+            id=f"unban:{b}:{target.id}:{_meta(obj).get('message_id') or _ms(when)}",
+            author=_user_author(target), moderator=moderator,
+            sent_at=when, received_at=received_at, extra=extra,
+        )
+    return None
+
+
 def _online(obj, received_at) -> ChatEvent:
     return stream_start_event(
         stream_id=str(obj.id), started_at=obj.started_at, channel=obj.broadcaster.name or ""
@@ -533,6 +568,7 @@ _EVENTSUB_HANDLERS = {
     "channel.chat.clear": _clear,
     "channel.ban": _ban,
     "channel.unban": _unban,
+    "channel.moderate": _moderate,
     "stream.online": _online,
     "stream.offline": _offline,
 }

@@ -29,14 +29,21 @@ from . import config
 
 log = logging.getLogger(__name__)
 
-# What "Connect Twitch" asks for: read chat, send chat, delete messages, ban/timeout, and see
-# bans in your own channel.
+# What "Connect Twitch" asks for: read chat, send chat, delete messages, ban/timeout, see bans in
+# your own channel (channel:moderate), and in channels you moderate (channel.moderate v2 needs
+# every moderator:read:* scope below).
 DEFAULT_SCOPES = [
     "user:read:chat",
     "user:write:chat",
     "moderator:manage:chat_messages",
     "moderator:manage:banned_users",
     "channel:moderate",
+    "moderator:read:blocked_terms",
+    "moderator:read:chat_settings",
+    "moderator:read:unban_requests",
+    "moderator:read:warnings",
+    "moderator:read:moderators",
+    "moderator:read:vips",
 ]
 REFRESH_MARGIN = timedelta(minutes=10)  # refresh this long before expiry
 VALIDATE_EVERY = 3600.0

@@ -260,6 +260,15 @@ class FakeTwitch:
             return self._forbidden(f"subscription missing proper authorization ({need})")
         if body["type"] in ("channel.ban", "channel.unban") and body["condition"].get("broadcaster_user_id") != user_id:
             return self._forbidden("subscription missing proper authorization")
+        if body["type"] == "channel.moderate":
+            cond = body["condition"]
+            needed = ["moderator:read:blocked_terms", "moderator:read:chat_settings",
+                      "moderator:read:unban_requests", "moderator:read:warnings",
+                      "moderator:read:moderators", "moderator:read:vips"]
+            if (cond.get("moderator_user_id") != user_id
+                    or not self._is_mod(cond.get("broadcaster_user_id"), user_id)
+                    or any(n not in self._scopes(token) for n in needed)):
+                return self._forbidden("subscription missing proper authorization")
         for s in self.subscriptions.values():
             if s["type"] == body["type"] and s["condition"] == body["condition"] and s["transport"]["session_id"] == session_id:
                 return web.json_response({"error": "Conflict", "status": 409,
@@ -497,6 +506,25 @@ def unban_event(broadcaster, user, moderator):
     return {**_bc(broadcaster), "user_id": user["id"], "user_login": user["login"],
             "user_name": user["display_name"], "moderator_user_id": moderator["id"],
             "moderator_user_login": moderator["login"], "moderator_user_name": moderator["display_name"]}
+
+
+def moderate_event(broadcaster, moderator, action, **data):
+    """A channel.moderate v2 event: every action key present, null except ``action``'s."""
+    keys = ["followers", "slow", "vip", "unvip", "mod", "unmod", "ban", "unban", "timeout",
+            "untimeout", "raid", "unraid", "delete", "automod_terms", "unban_request", "warn",
+            "shared_chat_ban", "shared_chat_unban", "shared_chat_timeout", "shared_chat_untimeout",
+            "shared_chat_delete"]
+    event = {**_bc(broadcaster), "source_broadcaster_user_id": None,
+             "source_broadcaster_user_login": None, "source_broadcaster_user_name": None,
+             "moderator_user_id": moderator["id"], "moderator_user_login": moderator["login"],
+             "moderator_user_name": moderator["display_name"], "action": action}
+    event.update({k: None for k in keys})
+    event[action] = data
+    return event
+
+
+def user_ref(user):
+    return {"user_id": user["id"], "user_login": user["login"], "user_name": user["display_name"]}
 
 
 def stream_online_event(broadcaster, stream_id, started_at=None):
