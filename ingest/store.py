@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from .events import MESSAGE_KINDS, ChatEvent, Kind
@@ -228,12 +229,12 @@ def _converters(conn) -> list:
                     return ops.adapt_datetimefield_value(v)
                 return f.get_db_prep_save(v, conn)  # naive: Django's warning and conversion
 
-        elif kind == "JSONField" and conn.vendor == "postgresql":
+        elif kind == "JSONField":
 
-            def conv(v, f=f):
-                return None if v is None else json.dumps(v, cls=f.encoder)  # cast to jsonb
+            def conv(v, f=f):  # what connection.ops.adapt_json_value does (PostgreSQL: ::jsonb)
+                return None if v is None else json.dumps(v, cls=f.encoder)
 
-        else:  # JSON on SQLite, decimals: exactly what Django does
+        else:  # decimals and anything else: exactly what Django does
 
             def conv(v, f=f):
                 return f.get_db_prep_save(v, conn)
@@ -328,6 +329,44 @@ def _insert_messages_returning(rows: list[ChatMessage]) -> list[ChatMessage]:
             row._state.db = conn.alias
             stored.append(row)
     return stored
+
+
+_MESSAGE_DEFAULTS = None
+
+
+def _new_message(**values) -> ChatMessage:
+    """``ChatMessage(**values)`` without Model.__init__'s per-field loop (~10% of the ingest CPU).
+
+    Same result for this use: every concrete field gets its default, ``values`` override, a
+    related object passed by name (``author=``, ``session=``) sets its ``*_id`` and is cached like
+    __init__ does (async listeners read ``msg.author`` without a query). Falls back to the real
+    constructor if anything listens to the model's init signals.
+    """
+    global _MESSAGE_DEFAULTS
+    if signals.pre_init.has_listeners(ChatMessage) or signals.post_init.has_listeners(ChatMessage):
+        return ChatMessage(**values)
+    if _MESSAGE_DEFAULTS is None:
+        _MESSAGE_DEFAULTS = {
+            f.attname: (f.get_default if callable(f.default) else f.get_default())
+            for f in ChatMessage._meta.concrete_fields
+        }
+        _MESSAGE_DEFAULTS["id"] = None
+    obj = ChatMessage.__new__(ChatMessage)
+    d = obj.__dict__
+    for attname, default in _MESSAGE_DEFAULTS.items():
+        d[attname] = default() if callable(default) else default
+    state = ModelState()
+    for name, value in values.items():
+        if name in _RELATED:
+            d[name + "_id"] = value.pk if value is not None else None
+            state.fields_cache[name] = value
+        else:
+            d[name] = value
+    d["_state"] = state
+    return obj
+
+
+_RELATED = {"source", "session", "author", "reviewed_by", "removal_event"}
 
 
 def _existing_messages(msg_events) -> set[tuple[str, str]]:
@@ -484,7 +523,7 @@ def store_batch(events: list[ChatEvent]) -> StoredBatch:
                 author = authors.get((ev.platform, ev.author.id)) if ev.author else None
                 session = _session_for(sessions.get(ev.source_id, []), ev.sent_at)
                 rows.append(
-                    ChatMessage(
+                    _new_message(
                         source_id=ev.source_id,
                         session=session,
                         author=author,

@@ -195,6 +195,25 @@ YOUTUBE_OFFLINE_CHECK_SECONDS = env.float("YOUTUBE_OFFLINE_CHECK_SECONDS", defau
 YOUTUBE_METADATA_REFRESH_SECONDS = env.float("YOUTUBE_METADATA_REFRESH_SECONDS", default=300.0)
 YOUTUBE_HTTP_TIMEOUT = env.float("YOUTUBE_HTTP_TIMEOUT", default=30.0)
 
+# --- TikTok (TikTokLive; unofficial, needs a sign server) -----------------------------------
+TIKTOK_SIGN_API_URL = env("TIKTOK_SIGN_API_URL", default="https://api.eulerstream.com")
+TIKTOK_SIGN_API_KEY = env("TIKTOK_SIGN_API_KEY", default="")
+TIKTOK_APP_URL = env("TIKTOK_APP_URL", default="https://www.tiktok.com")
+TIKTOK_WEBCAST_URL = env("TIKTOK_WEBCAST_URL", default="https://webcast.tiktok.com/webcast")
+TIKTOK_OFFLINE_CHECK_SECONDS = env.float("TIKTOK_OFFLINE_CHECK_SECONDS", default=30.0)
+TIKTOK_OFFLINE_CHECK_MAX_SECONDS = env.float("TIKTOK_OFFLINE_CHECK_MAX_SECONDS", default=300.0)
+TIKTOK_LIKE_FLUSH_SECONDS = env.float("TIKTOK_LIKE_FLUSH_SECONDS", default=10.0)
+
+# --- Slack (slack-bolt: Socket Mode or the HTTP Events API; see docs/platforms/slack.md) -----
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN", default="")
+SLACK_APP_TOKEN = env("SLACK_APP_TOKEN", default="")
+SLACK_SIGNING_SECRET = env("SLACK_SIGNING_SECRET", default="")
+SLACK_MODE = env("SLACK_MODE", default="socket")
+SLACK_IMAGE_MAX_WIDTH = env.int("SLACK_IMAGE_MAX_WIDTH", default=1200)
+SLACK_USER_CACHE_SECONDS = env.float("SLACK_USER_CACHE_SECONDS", default=86400.0)
+SLACK_SEND_INTERVAL_SECONDS = env.float("SLACK_SEND_INTERVAL_SECONDS", default=1.0)
+
 # Public base URL of this server (bots post join links, QR codes point at it).
 CHORUS_PUBLIC_URL = env("CHORUS_PUBLIC_URL", default="http://127.0.0.1:8000")
 
