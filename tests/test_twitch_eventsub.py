@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from twitchio.http import Route
 
-from ingest.adapters.base import FatalAdapterError, NullStatus, SourceConfig
+from ingest.adapters.base import AdapterError, FatalAdapterError, NullStatus, SourceConfig
 from ingest.adapters.twitch import TwitchAdapter
 from ingest.models import (
     ChatMessage,
@@ -398,5 +398,22 @@ async def test_missing_keepalive_reconnects_and_resubscribes(twitch, monkeypatch
             fake.streamer, fake.viewer, "still here", message_id="k-1"))
         await wait_for(lambda: db(lambda: ChatMessage.objects.filter(platform_message_id="k-1").exists()))
         assert not run.task.done()
+    finally:
+        await run.__aexit__()
+
+
+async def test_reconnect_storm_stops_the_adapter_for_a_backoff(twitch):
+    """Twitch keeps closing new sessions: twitchio would reconnect at once forever; the adapter
+    notices the storm and fails, so the supervisor backs off (exponentially, with jitter)."""
+    fake = twitch
+    acc_coro, _ = make_account(fake)
+    src = await make_source(await acc_coro, storm_sessions=3, storm_window_seconds=30)
+    run = await started(fake, src)
+    try:
+        fake.storm = True
+        await fake.drop_sockets()
+        with pytest.raises(AdapterError, match="reconnect storm"):
+            await asyncio.wait_for(run.task, 15)
+        assert fake.ws_connects <= 6
     finally:
         await run.__aexit__()

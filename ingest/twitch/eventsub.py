@@ -91,6 +91,7 @@ class ChorusTwitchClient(twitchio.Client):
             self.runner.incoming.put_nowait(("token_refreshed", payload))
         elif event == "websocket_welcome":
             self.runner.welcomes += 1
+            self.runner.welcome_times.append(time.monotonic())
         elif event == "subscription_revoked":
             self.runner.incoming.put_nowait(("revoked", payload))
         super().dispatch(event, payload)
@@ -138,6 +139,11 @@ class EventSubRunner:
         self.check_seconds = float(s.get("check_seconds", 2.0))
         self.validate_seconds = float(s.get("validate_seconds", 3600.0))
         self.socket_grace = float(s.get("socket_grace_seconds", 60.0))
+        # twitchio reconnects at once after every close; more than this many new sessions
+        # within storm_window seconds = a reconnect storm: stop and let the supervisor back off.
+        self.storm_sessions = int(s.get("storm_sessions", 6))
+        self.storm_window = float(s.get("storm_window_seconds", 60.0))
+        self.welcome_times: list[float] = []
 
     async def run(self) -> None:
         configure_twitchio()
@@ -205,6 +211,7 @@ class EventSubRunner:
                 except OAuthError as exc:
                     log.warning("token validation failed (will retry): %s", exc)
                 self._check_sockets()
+                self._check_storm()
         finally:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -251,6 +258,15 @@ class EventSubRunner:
             self.adapter.status.note("EventSub websocket reconnecting")
         elif now - self.disconnected_since > self.socket_grace:
             raise AdapterError("EventSub websocket closed and did not come back")
+
+    def _check_storm(self) -> None:
+        now = time.monotonic()
+        self.welcome_times = [t for t in self.welcome_times if now - t < self.storm_window]
+        if len(self.welcome_times) > self.storm_sessions:
+            raise AdapterError(
+                f"EventSub reconnect storm: {len(self.welcome_times)} sessions in "
+                f"{self.storm_window:.0f} s; backing off"
+            )
 
     async def _consume(self) -> None:
         while True:

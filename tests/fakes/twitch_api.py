@@ -54,6 +54,7 @@ class FakeTwitch:
         self.refreshes = 0
         self.moderators: dict[str, set[str]] = {}  # broadcaster id -> moderator ids
         self.send_drop_reason: dict | None = None
+        self.storm = False  # close every new session right after its welcome (code 4000)
         self._counter = itertools.count(1)
         self._runner = None
         self._tasks: set[asyncio.Task] = set()
@@ -372,6 +373,9 @@ class FakeTwitch:
             old = self.sessions.pop(reconnect_from, None)
             if old is not None:
                 await old.close(code=4004, message=b"reconnect grace time expired")
+        if self.storm:
+            await asyncio.sleep(0.05)
+            await ws.close(code=4000, message=b"internal server error")
         task = asyncio.create_task(self._keepalive(ws))
         self._tasks.add(task)
         try:
