@@ -11,6 +11,7 @@ from tests.youtube_support import (  # noqa: F401 (fixtures)
     CHAT,
     VIDEO,
     Run,
+    close_thread_connections_fixture,
     db,
     fake_fixture,
     make_account,

@@ -12,6 +12,7 @@ from tests.fakes import youtube_api as f
 from tests.youtube_support import (  # noqa: F401 (fixtures)
     CHAT,
     VIDEO,
+    close_thread_connections_fixture,
     fake_fixture,
     make_account,
     yt_fixture,

@@ -130,3 +130,16 @@ async def wait_for(predicate, timeout=8.0, interval=0.05):
 
 def db(fn, *args, **kw):
     return sync_to_async(fn)(*args, **kw)
+
+
+@pytest.fixture(name="close_thread_connections", autouse=True)
+def close_thread_connections_fixture():
+    """sync_to_async outside async_to_sync runs in one shared executor thread whose DB
+    connection would outlive the test (PostgreSQL then refuses to drop the test database)."""
+    yield
+    from django.db import connections
+
+    async def close():
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(close())
