@@ -103,7 +103,7 @@ class Running:
             await self.pipeline.stop()
 
 
-async def started(fake, src, n_subs=8):
+async def started(fake, src, n_subs=9):
     run = Running(src)
     await run.__aenter__()
     await fake.wait_subscriptions(n_subs)
@@ -119,7 +119,7 @@ async def test_chat_moderation_and_live_session_are_stored(twitch):
     run = await started(fake, src)
     try:
         types = sorted(s["type"] for s in fake.subscriptions.values())
-        assert types == sorted(["channel.chat.message", "channel.chat.message_delete",
+        assert types == sorted(["channel.chat.message", "channel.chat.notification", "channel.chat.message_delete",
                                 "channel.chat.clear_user_messages", "channel.chat.clear",
                                 "stream.online", "stream.offline", "channel.ban", "channel.unban"])
         assert "(not subscribed" not in run.status.detail
@@ -218,7 +218,7 @@ async def test_session_reconnect_moves_without_duplicates(twitch):
         posts_before = fake.count("POST", "eventsub/subscriptions")
         await fake.session_reconnect()
         await wait_for(lambda: fake.ws_connects == 2 and len(fake.sessions) == 1)
-        await fake.wait_subscriptions(8)
+        await fake.wait_subscriptions(9)
         # Twitch carried the subscriptions over: no resubscribe needed.
         assert fake.count("POST", "eventsub/subscriptions") == posts_before
         await fake.notify("channel.chat.message", event)  # re-delivered after the reconnect
@@ -240,8 +240,8 @@ async def test_dropped_socket_reconnects_and_resubscribes(twitch):
     try:
         await fake.drop_sockets()
         await wait_for(lambda: fake.ws_connects == 2, timeout=10)
-        await fake.wait_subscriptions(8)
-        assert fake.count("POST", "eventsub/subscriptions") == 16
+        await fake.wait_subscriptions(9)
+        assert fake.count("POST", "eventsub/subscriptions") == 18
         await fake.notify("channel.chat.message", fk.chat_message_event(
             fake.streamer, fake.viewer, "back again", message_id="d-1"))
         await wait_for(lambda: db(lambda: ChatMessage.objects.filter(platform_message_id="d-1").exists()))
@@ -324,7 +324,7 @@ async def test_missing_scope_is_reported(twitch):
     fake = twitch
     acc_coro, _ = make_account(fake, scopes=["user:read:chat"])
     src = await make_source(await acc_coro)
-    run = await started(fake, src, n_subs=6)
+    run = await started(fake, src, n_subs=7)
     try:
         assert "channel.ban (403)" in run.status.detail
     finally:
@@ -336,7 +336,7 @@ async def test_moderator_account_sees_bans_timeouts_unbans_via_channel_moderate(
     fake.moderators["3003"] = {"2001"}
     acc_coro, _ = make_account(fake, user_id="2001")
     src = await make_source(await acc_coro)
-    run = await started(fake, src, n_subs=7)
+    run = await started(fake, src, n_subs=8)
     try:
         types = sorted(s["type"] for s in fake.subscriptions.values())
         assert "channel.moderate" in types and "channel.ban" not in types
@@ -392,8 +392,8 @@ async def test_missing_keepalive_reconnects_and_resubscribes(twitch, monkeypatch
     try:
         await wait_for(lambda: fake.ws_connects >= 2, timeout=12)
         fake.send_keepalives = True  # the new session is healthy: no further reconnects
-        await fake.wait_subscriptions(8)
-        assert fake.count("POST", "eventsub/subscriptions") >= 16
+        await fake.wait_subscriptions(9)
+        assert fake.count("POST", "eventsub/subscriptions") >= 18
         await fake.notify("channel.chat.message", fk.chat_message_event(
             fake.streamer, fake.viewer, "still here", message_id="k-1"))
         await wait_for(lambda: db(lambda: ChatMessage.objects.filter(platform_message_id="k-1").exists()))
@@ -407,13 +407,55 @@ async def test_reconnect_storm_stops_the_adapter_for_a_backoff(twitch):
     notices the storm and fails, so the supervisor backs off (exponentially, with jitter)."""
     fake = twitch
     acc_coro, _ = make_account(fake)
-    src = await make_source(await acc_coro, storm_sessions=3, storm_window_seconds=30)
+    src = await make_source(await acc_coro, storm_sessions=3, storm_window_seconds=30,
+                            socket_grace_seconds=3)
     run = await started(fake, src)
     try:
         fake.storm = True
         await fake.drop_sockets()
-        with pytest.raises(AdapterError, match="reconnect storm"):
+        # Either many sessions in a row, or twitchio gives up on the socket: both stop the
+        # adapter so the supervisor's backoff applies.
+        with pytest.raises(AdapterError, match="reconnect storm|did not come back"):
             await asyncio.wait_for(run.task, 15)
         assert fake.ws_connects <= 6
     finally:
         await run.__aexit__()
+
+
+async def test_subs_gifts_raids_announcements_via_chat_notifications(twitch):
+    fake = twitch
+    acc_coro, _ = make_account(fake)
+    src = await make_source(await acc_coro)
+    run = await started(fake, src)
+    try:
+        subbadge = [{"set_id": "subscriber", "id": "6", "info": "6"}]
+        await fake.notify("channel.chat.notification", fk.chat_notification_event(
+            fake.streamer, fake.viewer, "resub", text="Great stream!", message_id="n-1", badges=subbadge,
+            system_message="Viewer subscribed for 6 months!", cumulative_months=6, duration_months=1,
+            streak_months=None, sub_tier="1000", is_prime=False, is_gift=False,
+            gifter_is_anonymous=None, gifter_user_id=None, gifter_user_name=None, gifter_user_login=None))
+        await fake.notify("channel.chat.notification", fk.chat_notification_event(
+            fake.streamer, fake.jp, "community_sub_gift", message_id="n-2",
+            system_message="山田太郎 is gifting 5 subs!", id="cg-1", total=5, sub_tier="1000",
+            cumulative_total=25))
+        await fake.notify("channel.chat.notification", fk.chat_notification_event(
+            fake.streamer, fake.mod, "raid", message_id="n-3", system_message="1234 raiders!",
+            user_id="2001", user_login="mod_marta", user_name="Mod_Marta", viewer_count=1234,
+            profile_image_url="https://example.invalid/p.png"))
+        await fake.notify("channel.chat.notification", fk.chat_notification_event(
+            fake.streamer, fake.streamer, "announcement", text="Poll in 5 minutes!", message_id="n-4",
+            color="PRIMARY"))
+        await wait_for(lambda: db(lambda: ChatMessage.objects.count() == 4))
+    finally:
+        await run.__aexit__()
+
+    def check():
+        m = {x.platform_message_id: x for x in ChatMessage.objects.select_related("author")}
+        assert (m["n-1"].kind, m["n-1"].text, m["n-1"].extra["months"]) == ("membership", "Great stream!", 6)
+        assert m["n-1"].author.login == "viewer"
+        assert (m["n-2"].kind, m["n-2"].extra["count"]) == ("gift", 5)
+        assert m["n-2"].text == "山田太郎 is gifting 5 subs!"
+        assert (m["n-3"].kind, m["n-3"].extra["viewer_count"]) == ("raid", 1234)
+        assert (m["n-4"].kind, m["n-4"].text, m["n-4"].extra["color"]) == ("announcement", "Poll in 5 minutes!", "PRIMARY")
+
+    await db(check)

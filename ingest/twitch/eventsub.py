@@ -103,6 +103,7 @@ class ChorusTwitchClient(twitchio.Client):
 def subscriptions_for(broadcaster_id: str, reader_id: str) -> list:
     subs = [
         es.ChatMessageSubscription(broadcaster_user_id=broadcaster_id, user_id=reader_id),
+        es.ChatNotificationSubscription(broadcaster_user_id=broadcaster_id, user_id=reader_id),
         es.ChatMessageDeleteSubscription(broadcaster_user_id=broadcaster_id, user_id=reader_id),
         es.ChatClearUserMessagesSubscription(broadcaster_user_id=broadcaster_id, user_id=reader_id),
         es.ChatClearSubscription(broadcaster_user_id=broadcaster_id, user_id=reader_id),

@@ -442,6 +442,67 @@ def _chat_message(obj, received_at) -> ChatEvent:
     )
 
 
+_NOTICE_KIND = {
+    "sub": Kind.MEMBERSHIP,
+    "resub": Kind.MEMBERSHIP,
+    "gift_paid_upgrade": Kind.MEMBERSHIP,
+    "prime_paid_upgrade": Kind.MEMBERSHIP,
+    "pay_it_forward": Kind.MEMBERSHIP,
+    "sub_gift": Kind.GIFT,
+    "community_sub_gift": Kind.GIFT,
+    "raid": Kind.RAID,
+    "announcement": Kind.ANNOUNCEMENT,
+}
+
+
+def _chat_notification(obj, received_at) -> ChatEvent:
+    """channel.chat.notification: the EventSub twin of IRC USERNOTICE (same kinds and extras)."""
+    notice = obj.notice_type or ""
+    base_notice = notice.removeprefix("shared_chat_")
+    kind = _NOTICE_KIND.get(base_notice, Kind.MESSAGE)
+    badges = [Badge(set_id=b.set_id, version=str(b.id)) for b in obj.badges]
+    color = obj.colour.html if getattr(obj, "colour", None) else ""
+    extra = {"channel": obj.broadcaster.name or "", "room_id": str(obj.broadcaster.id),
+             "notice": notice}
+    if obj.system_message:
+        extra["system_msg"] = obj.system_message
+    if obj.anonymous:
+        extra["anonymous"] = True
+    user_text = obj.text or ""
+    sub = obj.sub or obj.resub
+    if obj.resub is not None:
+        extra["months"] = obj.resub.cumulative_months
+        extra["tier"] = obj.resub.tier
+    elif obj.sub is not None:
+        extra["months"] = sub.months
+        extra["tier"] = sub.tier
+    if obj.sub_gift is not None:
+        extra.update({"gift": "subscription", "count": 1, "tier": obj.sub_gift.tier,
+                      "recipient_login": obj.sub_gift.recipient.name or "",
+                      "recipient_id": str(obj.sub_gift.recipient.id)})
+    if obj.community_sub_gift is not None:
+        extra.update({"gift": "subscription", "count": obj.community_sub_gift.total,
+                      "tier": obj.community_sub_gift.tier})
+    if obj.raid is not None:
+        extra["viewer_count"] = obj.raid.viewer_count
+    if obj.announcement is not None:
+        extra["color"] = obj.announcement.colour
+    text = user_text or obj.system_message or ""
+    if kind in (Kind.GIFT, Kind.RAID):
+        text = obj.system_message or user_text
+    return ChatEvent(
+        kind=kind,
+        platform=PLATFORM,
+        id=obj.id,
+        author=_user_author(obj.chatter, badges, color),
+        text=text,
+        fragments=_fragments(obj) if text == user_text else [],
+        sent_at=_when(obj, received_at),
+        received_at=received_at,
+        extra=extra,
+    )
+
+
 def _message_delete(obj, received_at) -> ChatEvent:
     return ChatEvent(
         kind=Kind.DELETION,
@@ -563,6 +624,7 @@ def _offline(obj, received_at) -> ChatEvent:
 
 _EVENTSUB_HANDLERS = {
     "channel.chat.message": _chat_message,
+    "channel.chat.notification": _chat_notification,
     "channel.chat.message_delete": _message_delete,
     "channel.chat.clear_user_messages": _clear_user,
     "channel.chat.clear": _clear,

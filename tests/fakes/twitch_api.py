@@ -254,7 +254,7 @@ class FakeTwitch:
         if body.get("transport", {}).get("method") != "websocket" or session_id not in self.sessions:
             return web.json_response({"error": "Bad Request", "status": 400,
                                       "message": "websocket transport session does not exist or has already disconnected"}, status=400)
-        need = {"channel.chat.message": "user:read:chat", "channel.chat.message_delete": "user:read:chat",
+        need = {"channel.chat.message": "user:read:chat", "channel.chat.notification": "user:read:chat", "channel.chat.message_delete": "user:read:chat",
                 "channel.chat.clear": "user:read:chat", "channel.chat.clear_user_messages": "user:read:chat",
                 "channel.ban": "channel:moderate", "channel.unban": "channel:moderate"}.get(body["type"])
         if need and need not in self._scopes(token):
@@ -474,6 +474,30 @@ def chat_message_event(broadcaster: dict, chatter: dict, text: str, *, message_i
         "source_broadcaster_user_login": None, "source_broadcaster_user_name": None,
         "source_message_id": None, "source_badges": None, "is_source_only": None,
     }
+
+
+def chat_notification_event(broadcaster, chatter, notice_type, *, text="", system_message="",
+                            message_id=None, badges=None, **data) -> dict:
+    """A channel.chat.notification event with every key (null except ``notice_type``'s)."""
+    keys = ["sub", "resub", "sub_gift", "community_sub_gift", "gift_paid_upgrade",
+            "prime_paid_upgrade", "raid", "unraid", "pay_it_forward", "announcement",
+            "bits_badge_tier", "charity_donation", "watch_streak", "modiversary",
+            "shared_chat_sub", "shared_chat_resub", "shared_chat_sub_gift",
+            "shared_chat_community_sub_gift", "shared_chat_gift_paid_upgrade",
+            "shared_chat_prime_paid_upgrade", "shared_chat_raid", "shared_chat_pay_it_forward",
+            "shared_chat_announcement", "shared_chat_modiversary"]
+    event = {**_bc(broadcaster), "chatter_user_id": chatter["id"], "chatter_user_login": chatter["login"],
+             "chatter_user_name": chatter["display_name"], "chatter_is_anonymous": False,
+             "color": "#FF4500", "badges": badges or [], "system_message": system_message,
+             "message_id": message_id or str(uuid.uuid4()),
+             "message": {"text": text, "fragments": [{"type": "text", "text": text, "cheermote": None,
+                                                      "emote": None, "mention": None}] if text else []},
+             "notice_type": notice_type, "source_broadcaster_user_id": None,
+             "source_broadcaster_user_login": None, "source_broadcaster_user_name": None,
+             "source_message_id": None, "source_badges": None, "is_source_only": None}
+    event.update({k: None for k in keys})
+    event[notice_type] = data
+    return event
 
 
 def _bc(b):
