@@ -10,16 +10,25 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from ingest.runtime import IngestLifespan  # noqa: E402
-from pollsite.routing import websocket_urlpatterns  # noqa: E402
+from pollsite.routing import overlay_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 application = IngestLifespan(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            "websocket": URLRouter(
+                [
+                    *overlay_websocket_urlpatterns,  # token-only, any or no Origin (OBS)
+                    re_path(
+                        r"",
+                        AllowedHostsOriginValidator(
+                            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                        ),
+                    ),
+                ]
             ),
         }
     )

@@ -4,9 +4,16 @@ from django.urls import path
 
 from consumers.meeting import HostConsumer, ParticipantConsumer
 from consumers.moderation import ModerationConsumer
+from consumers.overlay import OverlayConsumer
 
 websocket_urlpatterns = [
     path("ws/moderation/", ModerationConsumer.as_asgi()),
     path("ws/meeting/<str:code>/", ParticipantConsumer.as_asgi()),
     path("ws/host/<int:meeting_id>/", HostConsumer.as_asgi()),
+]
+
+# OBS browser sources: the token in the path is the credential; routed outside the Origin check
+# and the session middleware (pollsite/asgi.py, docs/protocol.md "Channel overlay").
+overlay_websocket_urlpatterns = [
+    path("ws/overlay/<str:token>/", OverlayConsumer.as_asgi()),
 ]

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "ingest",
     "polls",
     "bots",
+    "overlays",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channel layer ------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=100)
+# Overlays (OBS browser sources): at most one frame per group per this many ms (coalesced).
+OVERLAY_FRAME_INTERVAL_MS = env.int("OVERLAY_FRAME_INTERVAL_MS", default=100)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -164,7 +167,7 @@ INGEST_SOURCE_SYNC_SECONDS = env.float("INGEST_SOURCE_SYNC_SECONDS", default=5.0
 INGEST_BACKOFF_INITIAL = env.float("INGEST_BACKOFF_INITIAL", default=1.0)
 INGEST_BACKOFF_MAX = env.float("INGEST_BACKOFF_MAX", default=60.0)
 # Callables that react to every stored batch (meetings, bots). "module.path:function".
-CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch", "bots.engine:on_batch", "polls.chat:on_batch"])
+CHORUS_PIPELINE_LISTENERS = env.list("CHORUS_PIPELINE_LISTENERS", default=["bots.triggers:on_batch", "bots.engine:on_batch", "polls.chat:on_batch", "overlays.live:on_batch"])
 # Where the "replay" adapter may read recorded chat (JSONL); see ingest/adapters/replay.py.
 CHORUS_REPLAY_DIR = Path(env("CHORUS_REPLAY_DIR", default=str(DATA_DIR / "replay")))
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("ingest.urls")),
     path("bots/", include("bots.urls")),
     path("", include("polls.urls")),
+    path("", include("overlays.urls")),
 ]
