@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import timezone
+from django.utils.html import escape
 from ninja import NinjaAPI, Path, Query, Schema
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.docs import Swagger
@@ -352,6 +353,7 @@ class MeOut(Schema):
 class FeedAuthorOut(Schema):
     name: str
     avatar_url: str
+    title: str = ""
 
 
 class FeedMessageOut(Schema):
@@ -359,6 +361,8 @@ class FeedMessageOut(Schema):
     kind: str
     text: str
     fragments: list
+    html: str = ""
+    images: list = []
     author: FeedAuthorOut | None
     amount_display: str
     sent_at: DateTime
@@ -644,18 +648,29 @@ def feed_response(request, source: ChatSource | None, limit: int, missing: str) 
     messages = []
     for m in published_messages(source, limit):
         author = m.author
+        extra = m.extra if isinstance(m.extra, dict) else {}
+        author_out = None
+        if author:
+            author_out = {
+                "name": author.display_name or author.login,
+                "avatar_url": author.avatar_url,
+            }
+            if extra.get("author_title"):  # Slack profile title (seed 004's front end shows it)
+                author_out["title"] = extra["author_title"]
         messages.append(
             {
                 "id": m.pk,
                 "kind": m.kind,
                 "text": m.text,
                 "fragments": m.fragments,
-                "author": {
-                    "name": author.display_name or author.login,
-                    "avatar_url": author.avatar_url,
-                }
-                if author
-                else None,
+                # Safe HTML: Slack mrkdwn rendered and sanitized at ingest, else the escaped text.
+                "html": extra.get("html") or escape(m.text),
+                "images": [
+                    {k: i[k] for k in ("url", "width", "height") if k in i}
+                    for i in extra.get("images") or []
+                    if isinstance(i, dict) and i.get("status") == "ready"
+                ],
+                "author": author_out,
                 "amount_display": m.amount_display,
                 "sent_at": m.sent_at.isoformat(),
             }
