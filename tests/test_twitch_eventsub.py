@@ -459,3 +459,29 @@ async def test_subs_gifts_raids_announcements_via_chat_notifications(twitch):
         assert (m["n-4"].kind, m["n-4"].text, m["n-4"].extra["color"]) == ("announcement", "Poll in 5 minutes!", "PRIMARY")
 
     await db(check)
+
+
+async def test_supervisor_shows_reconnect_twitch_on_the_source_and_retries_slowly(twitch, settings):
+    from ingest.locks import LocalLeases
+    from ingest.supervisor import Supervisor
+
+    settings.INGEST_BACKOFF_MAX = 60.0
+    fake = twitch
+    acc_coro, _ = make_account(fake)
+    acc = await acc_coro
+    src = await make_source(acc)
+    fake.revoke_user("3003")
+    sup = Supervisor(Pipeline(listeners=[]), leases=LocalLeases(), source_ids=[src.pk], sync_seconds=0.1)
+    task = asyncio.create_task(sup.run())
+    try:
+        await wait_for(lambda: db(lambda: ChatSource.objects.get(pk=src.pk).status == "failed"))
+        reason = await db(lambda: ChatSource.objects.get(pk=src.pk).status_reason)
+        assert "reconnect Twitch" in reason and "next try in 60 s" in reason
+        calls = (fake.validations, fake.refreshes, len(fake.requests))
+        await asyncio.sleep(1.0)
+        assert (fake.validations, fake.refreshes, len(fake.requests)) == calls  # no hammering
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    assert (await db(lambda: PlatformAccount.objects.get(pk=acc.pk).status)) == "needs_reconnect"
