@@ -5,11 +5,12 @@ Thin: rules live in polls/services.py and polls/state.py; batching and throttlin
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from django.utils import timezone
 
 from ingest.permissions import HOST_GROUP
 from polls import live, services
+from polls.aio import db as database_sync_to_async
 from polls.models import Meeting
 from polls.serializers import host_state, public_state
 
@@ -49,15 +50,52 @@ OUTCOME_ERRORS = {
 }
 
 
-class ParticipantConsumer(FrameConsumer):
+class _NoConnectionChurn:
+    """Channels' default ``dispatch`` hops to the sync thread to ``close_old_connections()``
+    before EVERY incoming frame; with CONN_MAX_AGE=0 that closed and reopened the database
+    connection per vote and queued a thread hop per frame behind the vote writes (the main cost
+    of a vote storm). These consumers reach the database only through polls.aio.db, which keeps
+    the connection and drops it after a connection error."""
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+# join code -> meeting id (codes are unique and never change); a crowd scanning the same QR code
+# shares one lookup per few seconds.
+_code_cache: dict[str, tuple[int, float]] = {}
+CODE_CACHE_SECONDS = 5.0
+
+
+def _meeting_for_code(code: str):
+    import time
+
+    from polls.models import normalize_join_code
+
+    key = normalize_join_code(code)
+    hit = _code_cache.get(key)
+    now = time.monotonic()
+    if hit and now - hit[1] < CODE_CACHE_SECONDS:
+        return hit[0]
+    meeting = services.find_meeting_by_code(key)
+    if meeting is None:
+        return None
+    _code_cache[key] = (meeting.pk, now)
+    return meeting.pk
+
+
+class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
     channel = "meeting"
 
     async def authorize(self):
         code = self.scope["url_route"]["kwargs"]["code"]
-        meeting = await database_sync_to_async(services.find_meeting_by_code)(code)
-        if meeting is None:
+        meeting_id = await database_sync_to_async(_meeting_for_code)(code)
+        if meeting_id is None:
             return CLOSE_NOT_FOUND
-        self.meeting_id = meeting.pk
+        self.meeting_id = meeting_id
         self.participant_id = None
         return True
 
@@ -73,8 +111,7 @@ class ParticipantConsumer(FrameConsumer):
 
     @command("join", Join)
     async def on_join(self, frame: Join):
-        meeting = await database_sync_to_async(Meeting.objects.get)(pk=self.meeting_id)
-        p, token = await _service(services.join)(meeting, frame.nickname)
+        p, token = await _service(services.join)(self.meeting_id, frame.nickname)
         self.participant_id = p.pk
         live.touch(self.meeting_id)
         me = {"id": p.pk, "nickname": p.nickname, "platform": p.platform, "score": 0, "rank": None}
@@ -165,7 +202,7 @@ def _host_hello(meeting_id: int, user_id: int) -> dict:
     return {"role": role, "chat": list(reversed(chat)), **host_state(m)}
 
 
-class HostConsumer(FrameConsumer):
+class HostConsumer(_NoConnectionChurn, FrameConsumer):
     channel = "meeting-host"
 
     async def authorize(self):
@@ -198,7 +235,7 @@ class HostConsumer(FrameConsumer):
             Meeting.objects.filter(pk=self.meeting_id, controller_id=self.scope["user"].pk).exists
         )()
 
-    async def _run(self, name: str, question_id: int | None = None):
+    async def _state_command(self, name: str, question_id: int | None = None):
         await _service(services.apply_command)(self.meeting_id, name, question_id)
         state = await live.publish_state(self.meeting_id)
         return {"state": state["meeting"]["state"]}
@@ -214,39 +251,39 @@ class HostConsumer(FrameConsumer):
 
     @command("meeting.start", Empty, permission="can_control")
     async def on_meeting_start(self, frame):
-        return await self._run("start")
+        return await self._state_command("start")
 
     @command("meeting.end", Empty, permission="can_control")
     async def on_meeting_end(self, frame):
-        return await self._run("end")
+        return await self._state_command("end")
 
     @command("question.next", Empty, permission="can_control")
     async def on_question_next(self, frame):
-        return await self._run("next")
+        return await self._state_command("next")
 
     @command("question.previous", Empty, permission="can_control")
     async def on_question_previous(self, frame):
-        return await self._run("previous")
+        return await self._state_command("previous")
 
     @command("question.goto", Goto, permission="can_control")
     async def on_question_goto(self, frame: Goto):
-        return await self._run("goto", frame.question_id)
+        return await self._state_command("goto", frame.question_id)
 
     @command("question.close", Empty, permission="can_control")
     async def on_question_close(self, frame):
-        return await self._run("close")
+        return await self._state_command("close")
 
     @command("question.reopen", Empty, permission="can_control")
     async def on_question_reopen(self, frame):
-        return await self._run("reopen")
+        return await self._state_command("reopen")
 
     @command("show.results", Empty, permission="can_control")
     async def on_show_results(self, frame):
-        return await self._run("results")
+        return await self._state_command("results")
 
     @command("show.scoreboard", Empty, permission="can_control")
     async def on_show_scoreboard(self, frame):
-        return await self._run("scoreboard")
+        return await self._state_command("scoreboard")
 
     @command("plan.reorder", Reorder, permission="can_control")
     async def on_plan_reorder(self, frame: Reorder):

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from channels.db import database_sync_to_async
-
 from ingest.publish import publish
 
 from . import live, services
+from .aio import db as database_sync_to_async
 from .models import Meeting, MeetingState, QuestionKind, QuestionStatus
 from .parsing import parse_chat_command
 

@@ -18,11 +18,10 @@ import logging
 import weakref
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
-
 from ingest.publish import publish
 
 from . import services
+from .aio import db as database_sync_to_async
 from .models import Meeting, MeetingState
 from .serializers import host_state, live_frame, public_state
 

@@ -214,15 +214,16 @@ def close_if_expired(meeting_id: int, question_id: int, opened_at) -> Meeting | 
 
 
 # --- participants ---------------------------------------------------------------------------
-def join(meeting: Meeting, nickname: str) -> tuple[Participant, str]:
+def join(meeting: Meeting | int, nickname: str) -> tuple[Participant, str]:
     nickname = " ".join((nickname or "").split())[:64]
     if not nickname:
         raise ServiceError("invalid", "choose a nickname")
-    if meeting.state == MeetingState.AFTER:
+    meeting_id = meeting if isinstance(meeting, int) else meeting.pk
+    if Meeting.objects.filter(pk=meeting_id, state=MeetingState.AFTER).exists():
         raise ServiceError("closed", "this meeting has ended")
     token = new_resume_token()
     p = Participant.objects.create(
-        meeting=meeting,
+        meeting_id=meeting_id,
         nickname=nickname,
         platform=Participant.WEB,
         platform_user_id=secrets.token_hex(12),
