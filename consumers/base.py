@@ -11,6 +11,7 @@ handler validates nothing itself and calls a service.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -44,17 +45,23 @@ class _Command:
     schema: type[BaseModel]
     method: str
     permission: str | None
+    background: bool = False
 
 
-def command(name: str, schema: type[BaseModel], permission: str | None = None):
+def command(
+    name: str, schema: type[BaseModel], permission: str | None = None, background: bool = False
+):
     """Mark a consumer method as the handler of client frame ``name``.
 
     ``permission`` names a consumer method ``async def <permission>(self) -> bool`` evaluated on
     EVERY command (a role can be revoked while a socket is open).
+    ``background=True``: the handler (e.g. a call to a platform's API, which may wait in a send
+    queue) runs in a task, so the socket keeps receiving events meanwhile; its ack/error is sent
+    when it finishes. At most ``max_background`` run at once per socket (else error ``busy``).
     """
 
     def wrap(fn):
-        fn._chorus_command = _Command(name, schema, fn.__name__, permission)
+        fn._chorus_command = _Command(name, schema, fn.__name__, permission, background)
         return fn
 
     return wrap
@@ -83,6 +90,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
     max_frame_bytes: int | None = None
     # After this many refused frames in a row (flood), the socket is closed with 4429.
     flood_close_after = 200
+    max_background = 8
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -110,6 +118,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
         self.refused_in_a_row = 0
         self.joined: list[str] = []
+        self.background: set[asyncio.Task] = set()
         verdict = await self.authorize()
         if verdict is not True:
             await self.close(code=CLOSE_FORBIDDEN if isinstance(verdict, bool) else verdict)
@@ -136,6 +145,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             self.joined.remove(group)
 
     async def disconnect(self, code):
+        for task in list(getattr(self, "background", ())):
+            task.cancel()
         for group in list(getattr(self, "joined", [])):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -201,6 +212,19 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self._refuse(ref, "forbidden", f"you are not allowed to {spec.name}")
             return
         self.refused_in_a_row = 0
+        if spec.background:
+            if len(self.background) >= self.max_background:
+                await self.send_error(
+                    ref, "busy", f"{self.max_background} commands are still running; wait for one"
+                )
+                return
+            task = asyncio.create_task(self._run(spec, payload, ref))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+            return
+        await self._run(spec, payload, ref)
+
+    async def _run(self, spec: _Command, payload: BaseModel, ref) -> None:
         try:
             result = await getattr(self, spec.method)(payload)
         except CommandError as exc:

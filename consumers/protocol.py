@@ -41,6 +41,23 @@ class MessagesQuery(_Frame):
     limit: int = Field(default=100, ge=1, le=500)
 
 
+class PlatformModerate(_Frame):
+    """Delete the message on its platform, or time out / ban its author there
+    (ingest.platform_actions.moderate). ``seconds`` (timeout only) defaults to 600."""
+
+    message_id: int = Field(gt=0)
+    action: Literal["delete", "timeout", "ban"]
+    seconds: int | None = Field(default=None, ge=1, le=1_209_600)
+    reason: str = Field(default="", max_length=500)
+
+
+class ChatPost(_Frame):
+    """Post to a source's chat as its connected account (ingest.platform_actions.post)."""
+
+    source_id: int = Field(gt=0)
+    text: str = Field(min_length=1, max_length=500)
+
+
 # --- server -> client -----------------------------------------------------------------------
 class ServerFrame(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,6 +70,8 @@ class Hello(ServerFrame):
     channel: str
     user: str | None = None
     sources: list[dict] = []
+    # platform -> {"moderate": [delete/timeout/ban Chorus can do there], "post": bool}
+    capabilities: dict[str, dict] = {}
 
 
 class Ack(ServerFrame):
