@@ -317,7 +317,11 @@ def main(argv=None) -> int:
         print(f"bench failed: {exc}", file=sys.stderr)
         print(f"(logs kept in {data_dir})", file=sys.stderr)
         return 2
-    shutil.rmtree(data_dir, ignore_errors=True)
+    failed = result["lost_total"] or result["stored"] < result["events"]
+    if failed or result["parse_mismatches"]:
+        print(f"(server/worker logs kept in {data_dir})", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
     r = result
     print(

@@ -143,7 +143,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis'
+                # BZPOPMIN block time: a socket idle for 5 s crashed its consumer. Keep a timeout
+                # (a dead Redis is still noticed), but well above the 5 s block.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env("CHANNEL_PREFIX", default="chorus"),
                 "capacity": CHANNEL_CAPACITY,
             },
