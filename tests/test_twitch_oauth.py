@@ -198,3 +198,17 @@ async def test_forbidden_is_a_clear_error(twitch):
     async with Helix(t) as helix:
         with pytest.raises(HelixForbidden, match="user:write:chat"):
             await helix.send_chat_message("3003", "3003", "hi")
+
+
+async def test_a_pair_refreshed_elsewhere_is_adopted_not_declared_revoked(twitch):
+    tokens = twitch.issue_tokens("3003", oauth.DEFAULT_SCOPES)
+    acc = await call(
+        PlatformAccount.objects.create, platform="twitch", account_id="3003", login="streamer",
+        credentials={"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]},
+    )
+    worker_a = await oauth.AccountTokens(acc.pk).load()
+    worker_b = await oauth.AccountTokens(acc.pk).load()
+    await worker_a.refresh("expires soon")  # rotates the refresh token and saves the pair
+    token = await worker_b.refresh("401")  # still holds the consumed refresh token
+    assert token == worker_a.access_token
+    assert (await call(PlatformAccount.objects.get, pk=acc.pk)).status == "ok"

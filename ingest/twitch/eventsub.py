@@ -88,6 +88,11 @@ class ChorusTwitchClient(twitchio.Client):
         if sub_type:
             self.runner.incoming.put_nowait((sub_type, payload))
         elif event == "token_refreshed":
+            # twitchio refreshed on a 401: take the new pair at once (in memory, so our own
+            # hourly validation never uses the consumed refresh token), save it in order.
+            if str(payload.user_id) == self.runner.tokens.user_id:
+                self.runner.tokens.access_token = payload.token
+                self.runner.tokens.refresh_token = payload.refresh_token or self.runner.tokens.refresh_token
             self.runner.incoming.put_nowait(("token_refreshed", payload))
         elif event == "websocket_welcome":
             self.runner.welcomes += 1

@@ -282,9 +282,18 @@ class AccountTokens:
             if not self.refresh_token:
                 await self._revoked("no refresh token stored")
             log.info("refreshing Twitch token of %s (%s)", self.login or self.user_id, reason)
+            used = self.refresh_token
             try:
-                data = await refresh(self.refresh_token)
+                data = await refresh(used)
             except TokenRevoked as exc:
+                # Another process (or twitchio) may have refreshed with this refresh token a
+                # moment ago: take the pair it saved instead of declaring the account dead.
+                stored = await sync_to_async(_load)(self.account_id)
+                if stored["refresh_token"] and stored["refresh_token"] != used:
+                    self.access_token = stored["access_token"]
+                    self.refresh_token = stored["refresh_token"]
+                    self.expires_at = stored["expires_at"]
+                    return self.access_token
                 await self._revoked(f"refresh refused: {exc}")
             self.access_token = data["access_token"]
             self.refresh_token = data.get("refresh_token") or self.refresh_token
