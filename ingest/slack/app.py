@@ -377,12 +377,25 @@ def get_workspace(creds: Credentials, *, http: bool = False) -> Workspace:
         return ws
 
 
+def wait_idle(timeout: float = 30.0) -> bool:
+    """Let approvals, images and follow-ups in flight finish (tests, shutdown)."""
+    ok = True
+    for ws in list(_workspaces.values()):
+        ws.actions.submit(lambda: None).result(timeout)
+    ok = images.wait_idle(timeout) and ok
+    return FOLLOWUPS.wait_idle(timeout) and ok
+
+
 def reset() -> None:
     """Forget cached workspaces and connections (tests, credential changes)."""
     for conn in list(_sockets.values()):
         conn.close()
     _sockets.clear()
+    wait_idle()
+    FOLLOWUPS.clear()
     with _ws_lock:
+        for ws in _workspaces.values():
+            ws.actions.shutdown(wait=True)
         _workspaces.clear()
 
 

@@ -39,6 +39,7 @@ class Followups:
         self._pending: list[Followup] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = False
         self.applied = 0
 
     def add(self, item: Followup) -> None:
@@ -62,6 +63,7 @@ class Followups:
             time.sleep(INTERVAL / 2)  # let a burst collect
             with self._lock:
                 batch, self._pending = self._pending, []
+                self._busy = bool(batch)
             if not batch:
                 continue
             try:
@@ -79,9 +81,23 @@ class Followups:
                         "slack: message %s never got stored; dropped its follow-up",
                         f.platform_message_id,
                     )
-            if keep:
-                with self._lock:
-                    self._pending = keep + self._pending
+            with self._lock:
+                self._pending = keep + self._pending
+                self._busy = False
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once nothing is pending or being applied (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending and not self._busy:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending = []
 
     def apply(self, batch: list[Followup]) -> list[Followup]:
         """Apply what can be applied; return the follow-ups whose row is not there yet."""

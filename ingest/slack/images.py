@@ -107,5 +107,20 @@ def process_images(client, token: str, channel: str, ts: str, files: list[dict],
     return images
 
 
+_futures: set = set()
+
+
 def schedule(client, token: str, channel: str, ts: str, files: list[dict], max_width: int):
-    return EXECUTOR.submit(process_images, client, token, channel, ts, files, max_width)
+    future = EXECUTOR.submit(process_images, client, token, channel, ts, files, max_width)
+    _futures.add(future)
+    future.add_done_callback(_futures.discard)
+    return future
+
+
+def wait_idle(timeout: float = 30.0) -> bool:
+    from concurrent.futures import wait
+
+    pending = list(_futures)
+    if not pending:
+        return True
+    return not wait(pending, timeout)[1]
