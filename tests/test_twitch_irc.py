@@ -292,3 +292,16 @@ async def test_recorded_session_is_stored_message_by_message(irc):
         return set(before.values_list("platform_state", flat=True))
 
     assert (await sync_to_async(troll_state)()) <= {"timed_out", "banned", "cleared", "deleted"}
+
+
+async def test_suspended_channel_is_a_fatal_error(irc):
+    from ingest.adapters.base import FatalAdapterError
+
+    irc.on_join_lines = [
+        "@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #streamer :This channel has been suspended."
+    ]
+    src = await make_source()
+    adapter = TwitchAdapter(SourceConfig.from_model(src), Pipeline(listeners=[]).submit)
+    with pytest.raises(FatalAdapterError, match="suspended"):
+        await asyncio.wait_for(adapter.run(), 5)
+    assert len(irc.connections) == 1  # no reconnect loop

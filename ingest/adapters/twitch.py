@@ -33,6 +33,8 @@ from ..twitch.mapping import MappingError, irc_to_events
 from .base import Adapter, FatalAdapterError, register
 
 log = logging.getLogger(__name__)
+# NOTICEs that mean retrying soon cannot help (the channel is gone or we may not read it).
+FATAL_NOTICES = {"msg_channel_suspended", "msg_banned", "tos_ban", "invalid_user", "msg_channel_blocked"}
 
 
 def _authorized_account(account_id: int | None):
@@ -155,6 +157,8 @@ class TwitchAdapter(Adapter):
         if cmd == "JOIN" and msg.channel == self.channel:
             self.status.connected(f"reading #{self.channel} (anonymous IRC)")
             return
+        if cmd == "NOTICE" and msg.tags.get("msg-id") in FATAL_NOTICES:
+            raise FatalAdapterError(f"Twitch refuses #{self.channel}: {msg.trailing}")
         if cmd == "ROOMSTATE":
             self.room_id = msg.tags.get("room-id", self.room_id)
             return
