@@ -48,6 +48,8 @@
     filters: {},
     nextBeforeId: null,
     sources: new Map(),
+    capabilities: {},       // platform -> {moderate: ["delete", "timeout", "ban"], post: bool} (hello)
+    postForms: new Map(),   // source id -> its "post to chat" form (kept across source updates)
     queryToken: 0,
     connectedOnce: false,
   };
@@ -208,6 +210,33 @@
     actions.appendChild(noteForm);
     li.appendChild(actions);
 
+    // Moderation ON THE PLATFORM (shown only where the source's platform supports it).
+    var pa = el("div", "platform-actions");
+    pa.setAttribute("role", "group");
+    pa.setAttribute("aria-label", "Moderate on the platform");
+    r.platformActions = pa;
+    r.paDelete = button("Delete on platform", "pa-btn pa-delete", function () {
+      platformAction(entry, "delete");
+    });
+    pa.appendChild(r.paDelete);
+    r.paSeconds = el("input", "pa-seconds");
+    r.paSeconds.type = "number";
+    r.paSeconds.min = "1";
+    r.paSeconds.max = "1209600";
+    r.paSeconds.value = "600";
+    r.paSeconds.setAttribute("aria-label", "Timeout seconds");
+    r.paTimeout = button("Timeout", "pa-btn pa-timeout", function () {
+      platformAction(entry, "timeout");
+    });
+    pa.appendChild(r.paTimeout);
+    pa.appendChild(r.paSeconds);
+    pa.appendChild(el("span", "pa-unit", "s"));
+    r.paBan = button("Ban", "pa-btn pa-ban", function () {
+      platformAction(entry, "ban");
+    });
+    pa.appendChild(r.paBan);
+    li.appendChild(pa);
+
     r.meta = el("p", "msg-meta");
     li.appendChild(r.meta);
 
@@ -275,6 +304,13 @@
     r.display.textContent = m.display_selected ? "On display" : "Display";
     r.display.disabled = !!removed && !m.display_selected;
     r.display.title = removed ? "Removed on the platform: it cannot be displayed" : "Select for the display";
+    var can = platformCaps(m);
+    var author = !!m.author;
+    r.paDelete.hidden = can.indexOf("delete") === -1;
+    r.paDelete.disabled = !!removed;
+    r.paTimeout.hidden = r.paSeconds.hidden = r.paSeconds.nextSibling.hidden = can.indexOf("timeout") === -1 || !author;
+    r.paBan.hidden = can.indexOf("ban") === -1 || !author;
+    r.platformActions.hidden = r.paDelete.hidden && r.paTimeout.hidden && r.paBan.hidden;
     r.pin.setAttribute("aria-pressed", String(!!m.pinned));
     r.pin.textContent = m.pinned ? "Pinned" : "Pin";
     // Never overwrite a note someone is typing.
@@ -307,6 +343,86 @@
       buttons.forEach(function (b) { delete b.dataset.busy; });
       return ok;
     });
+  }
+
+  // --- moderation on the platform ------------------------------------------------------------
+  function sourcePlatform(sourceId) {
+    var src = state.sources.get(sourceId);
+    return src ? src.platform : null;
+  }
+  function platformCaps(m) {
+    var caps = state.capabilities[sourcePlatform(m.source_id)];
+    return (caps && caps.moderate) || [];
+  }
+  var ACTION_LABELS = { "delete": "delete the message", timeout: "time out", ban: "ban" };
+
+  function platformAction(entry, action) {
+    var m = entry.msg;
+    var a = m.author || {};
+    var who = a.display_name || a.login || "this user";
+    var platform = PLATFORM_LABELS[sourcePlatform(m.source_id)] || sourcePlatform(m.source_id) || m.platform;
+    var frame = { message_id: m.id, action: action };
+    if (action === "timeout") {
+      var seconds = Number(entry.refs.paSeconds.value);
+      if (!(seconds >= 1 && seconds <= 1209600 && Math.floor(seconds) === seconds)) {
+        showError("A timeout lasts 1 to 1209600 whole seconds", "invalid");
+        return Promise.resolve(false);
+      }
+      frame.seconds = seconds;
+    }
+    if (action === "ban" && !window.confirm("Ban " + who + " on " + platform + "? They can no longer chat there.")) {
+      return Promise.resolve(false);
+    }
+    var buttons = entry.el.querySelectorAll(".platform-actions button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    entry.el.classList.add("busy");
+    return sock.send("platform.moderate", frame).then(function () {
+      return true;  // the platform's moderation event comes back as chat.moderation
+    }, function (err) {
+      showError("Could not " + ACTION_LABELS[action] + " on " + platform + ": " + errorText(err), err && err.code);
+      return false;
+    }).then(function (ok) {
+      entry.el.classList.remove("busy");
+      buttons.forEach(function (b) { b.disabled = false; });
+      render(entry);
+      return ok;
+    });
+  }
+
+  function postForm(s) {
+    var form = state.postForms.get(s.id);
+    if (form) return form;
+    form = el("form", "post-form");
+    var input = el("input", "post-input");
+    input.type = "text";
+    input.maxLength = 500;
+    input.required = true;
+    input.placeholder = "Post to chat…";
+    input.setAttribute("aria-label", "Post to " + (s.name || s.identifier));
+    form.appendChild(input);
+    var send = el("button", "post-send", "Post");
+    send.type = "submit";
+    form.appendChild(send);
+    var done = el("span", "post-done");
+    done.setAttribute("role", "status");
+    form.appendChild(done);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = input.value.trim();
+      if (!text) return;
+      send.disabled = true;
+      done.textContent = "";
+      var src = state.sources.get(s.id) || s;
+      sock.send("chat.post", { source_id: s.id, text: text }).then(function () {
+        input.value = "";
+        done.textContent = "Posted";
+        setTimeout(function () { done.textContent = ""; }, 3000);
+      }, function (err) {
+        showError("Could not post to " + (src.name || src.identifier) + ": " + errorText(err), err && err.code);
+      }).then(function () { send.disabled = false; });
+    });
+    state.postForms.set(s.id, form);
+    return form;
   }
 
   // --- the list -----------------------------------------------------------------------------
@@ -515,6 +631,8 @@
     if (s.status_reason) li.appendChild(el("span", "source-reason", s.status_reason));
     if (s.live_title) li.appendChild(el("span", "source-live", "Live: " + s.live_title));
     li.title = s.status_changed_at ? "since " + fmtDateTime(s.status_changed_at) : "";
+    var caps = state.capabilities[s.platform];
+    if (caps && caps.post) li.appendChild(postForm(s));  // the same node: typed text survives
     // A source added while the page is open becomes filterable too.
     var value = String(s.id);
     var known = Array.prototype.some.call(els.sourceSelect.options, function (o) { return o.value === value; });
@@ -536,7 +654,9 @@
   function onFrame(frame) {
     switch (frame.type) {
       case "hello":
+        state.capabilities = frame.capabilities || {};
         setSources(frame.sources || []);
+        state.rows.forEach(function (entry) { render(entry); });
         query(!state.connectedOnce);
         state.connectedOnce = true;
         break;
