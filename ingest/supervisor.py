@@ -13,7 +13,7 @@ import logging
 import random
 import time
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -94,7 +94,9 @@ class Supervisor:
 
     # --- health ---------------------------------------------------------------------------
     async def set_status(self, source_id: int, state: str, detail: str) -> None:
-        src = await sync_to_async(_write_status)(source_id, state, detail[:2000], self.worker)
+        src = await database_sync_to_async(_write_status)(
+            source_id, state, detail[:2000], self.worker
+        )
         if src is not None:
             await publish(MODERATION_GROUP, {"type": "source.status", "source": source_dict(src)})
 
@@ -121,7 +123,11 @@ class Supervisor:
         await self.leases.close()
 
     async def sync(self) -> None:
-        enabled = await sync_to_async(_enabled_source_ids)(self.source_ids)
+        # database_sync_to_async (not sync_to_async): it closes an unusable or expired DB
+        # connection first. A long-running worker has no request cycle doing that, so after a
+        # PostgreSQL restart an idle stand-by worker failed every sync forever and never
+        # took a dead worker's sources over.
+        enabled = await database_sync_to_async(_enabled_source_ids)(self.source_ids)
         for sid in list(self.runners):
             if sid not in enabled:
                 await self._stop_runner(sid, "disabled")
@@ -186,7 +192,7 @@ class Supervisor:
         reporter = self.reporters.setdefault(sid, _Reporter(self, sid))
         attempt = 0
         while True:
-            src = await sync_to_async(ChatSource.objects.filter(pk=sid).first)()
+            src = await database_sync_to_async(ChatSource.objects.filter(pk=sid).first)()
             if src is None:
                 return
             reporter.failed(ChatSource.Status.CONNECTING, "")

@@ -177,3 +177,51 @@ def test_a_paused_worker_that_wakes_up_after_losing_its_lease_backs_off(group):
     numbers = stored_numbers(src)
     assert len(numbers) == len(set(numbers))
     assert numbers == list(range(len(numbers))), "gap in demo ids"
+
+
+def terminate_other_connections() -> int:
+    """What a PostgreSQL restart does to every other client: its connections are cut."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cur.fetchone()[0]
+
+
+def test_workers_survive_a_database_restart(group):
+    """PostgreSQL restarts (or fails over): the workers' connections die. A busy worker and an
+    idle stand-by must both reconnect (the stand-by still takes new sources), dropping nothing."""
+    busy_src = ChatSource.objects.create(
+        platform="demo", identifier="db-restart", settings={"rate": 50, "mix": "plain"}
+    )
+    busy = group.worker("busy")
+    wait_for(
+        "the first messages",
+        lambda: ChatMessage.objects.filter(source=busy_src).count() >= 20,
+        timeout=25,
+    )
+    idle = group.worker("idle")  # starts after the busy one holds the only source
+    group.wait_log(idle, "started", timeout=20)
+    time.sleep(2 * SYNC)  # it has synced (and found nothing free) at least once
+    # (The idle worker may hold no connection right now: the supervisor closes expired ones.)
+    assert terminate_other_connections() >= 1
+    count = ChatMessage.objects.filter(source=busy_src).count()
+    wait_for(
+        "ingest to resume after the database dropped the connections",
+        lambda: ChatMessage.objects.filter(source=busy_src).count() >= count + 50,
+        timeout=10,
+    )
+    # The busy worker goes away: the idle one (whose connection also died) must take over.
+    assert group.kill(busy, signal.SIGTERM, timeout=15) == 0, busy.log()
+    count = ChatMessage.objects.filter(source=busy_src).count()
+    wait_for(
+        "the idle worker to take the source over",
+        lambda: ChatMessage.objects.filter(source=busy_src).count() >= count + 25,
+        timeout=TAKEOVER_BOUND + 3,
+    )
+    assert group.kill(idle, signal.SIGTERM, timeout=15) == 0, idle.log()
+    numbers = stored_numbers(busy_src)
+    assert numbers == list(range(len(numbers))), "events were dropped while reconnecting"
