@@ -188,7 +188,11 @@ class IrcConnection:
             lines.append(f"PASS {ANONYMOUS_PASS}")
         lines.append(f"NICK {self.login}")
         lines += [f"JOIN #{c}" for c in self.channels]
-        await self.send_lines(lines)
+        try:
+            await self.send_lines(lines)
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
