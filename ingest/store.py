@@ -339,11 +339,11 @@ def _new_message(**values) -> ChatMessage:
 
     Same result for this use: every concrete field gets its default, ``values`` override, a
     related object passed by name (``author=``, ``session=``) sets its ``*_id`` and is cached like
-    __init__ does (async listeners read ``msg.author`` without a query). Falls back to the real
-    constructor if anything listens to the model's init signals.
+    __init__ does (async listeners read ``msg.author`` without a query), and post_init is sent.
+    Falls back to the real constructor if anything listens to pre_init.
     """
     global _MESSAGE_DEFAULTS
-    if signals.pre_init.has_listeners(ChatMessage) or signals.post_init.has_listeners(ChatMessage):
+    if signals.pre_init.has_listeners(ChatMessage):
         return ChatMessage(**values)
     if _MESSAGE_DEFAULTS is None:
         _MESSAGE_DEFAULTS = {
@@ -363,6 +363,8 @@ def _new_message(**values) -> ChatMessage:
         else:
             d[name] = value
     d["_state"] = state
+    if signals.post_init.has_listeners(ChatMessage):
+        signals.post_init.send(sender=ChatMessage, instance=obj)
     return obj
 
 
