@@ -37,9 +37,14 @@ m.sources.add(src)
 q = Question.objects.create(meeting=m, order=0, kind="poll", text="Favourite colour?")
 for i, t in enumerate(["Red", "Green", "Blue"]):
     Choice.objects.create(question=q, order=i, text=t)
+from polls.models import Flag
+from polls.services import apply_command
+ctf = Meeting.objects.create(title="CTF")
+Flag.objects.create(meeting=ctf, name="Poster", code="p0ster", points=10, first_blood_bonus=5)
+apply_command(ctf.pk, "start")
 print(json.dumps({"cookie_name": settings.SESSION_COOKIE_NAME,
                   "host": c.cookies[settings.SESSION_COOKIE_NAME].value,
-                  "meeting": m.pk, "code": m.join_code}))
+                  "meeting": m.pk, "code": m.join_code, "ctf": ctf.pk, "ctf_code": ctf.join_code}))
 """
 
 
@@ -144,3 +149,20 @@ def test_two_participants_vote_and_chat_votes_reach_the_host_dashboard(server, b
     for ctx, _ in people:
         ctx.close()
     host_ctx.close()
+
+
+def test_scanning_a_flag_qr_code_joins_and_scores_the_flag(server, browser):
+    info = server.info
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    # What the flag's QR code encodes (polls.views.flag_qr): the join URL with the flag.
+    page.goto(f"{server.url}/join/?code={info['ctf_code']}&flag=FLAG%7Bp0ster%7D")
+    page.fill("#nickname", "Scanner")
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#flag-result:text('Poster')", timeout=WAIT_MS)
+    assert "+15 points" in page.locator("#flag-result").inner_text()  # first blood
+    page.wait_for_selector("#me-score:text('15')", timeout=WAIT_MS)
+    page.fill("#flag-code", "nope")
+    page.click("#flag-form button[type=submit]")
+    page.wait_for_selector("#flag-result:text('not a valid flag')", timeout=WAIT_MS)
+    ctx.close()
