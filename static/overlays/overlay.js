@@ -365,6 +365,7 @@
 
   // --- wire ---------------------------------------------------------------------------------------
   function onHello(frame) {
+    window.chorusOverlay.hellos += 1;
     // config.settings = saved settings + query-string overrides (rendered by the server).
     var st = frame.state || {};
     if (kind === "featured") { stage.textContent = ""; featuredSet(st.featured); }
@@ -414,5 +415,7 @@
       if (body.dataset.conn !== "revoked") body.dataset.conn = state;
     },
   });
+  // For debugging in OBS's "Interact" window, and for tests.
+  window.chorusOverlay = { socket: sock, hellos: 0 };
   sock.start();
 })();
