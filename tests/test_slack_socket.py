@@ -50,6 +50,25 @@ async def test_every_event_of_a_burst_is_handled_acked_and_published(fake, clien
     assert '<a href="https://example.org/results"' in body["messages"][0]["html"]
 
 
+async def test_message_edit_and_deletion_in_one_burst_apply_in_order(fake, client):  # noqa: F811
+    src = await sync_to_async(make_source)()
+    async with running_adapter(src):
+        a = fake.add_message(CHANNEL, "U0ANN", "first draft")
+        b = fake.add_message(CHANNEL, "U0BOB", "to be deleted")
+        events = [fake.message_event(CHANNEL, a), fake.message_event(CHANNEL, b)]
+        events += [fake.edit(CHANNEL, a["ts"], "final *text*"), fake.delete(CHANNEL, b["ts"])]
+        await sync_to_async(fake.wait_acked)(fake.send_events(events))
+        await until(
+            lambda: (m := msg(CHANNEL, a["ts"])) and m.extra["html"] == "final <b>text</b>",
+            what="edit applied",
+        )
+        await until(lambda: msg(CHANNEL, b["ts"]).platform_state == "deleted", what="deleted")
+    body = (await sync_to_async(client.get)(f"/api/{CHANNEL}")).json()
+    assert [(m["text"], m["html"]) for m in body["messages"]] == [
+        ("final *text*", "final <b>text</b>")
+    ]
+
+
 async def test_refresh_requested_reconnects_and_keeps_reading(fake):  # noqa: F811
     src = await sync_to_async(make_source)()
     async with running_adapter(src):

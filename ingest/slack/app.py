@@ -458,4 +458,5 @@ def release_socket(conn: SocketConnection) -> None:
         for key, c in list(_sockets.items()):
             if c is conn:
                 del _sockets[key]
-    conn.close()
+    # slack-sdk's close() joins its interval threads (seconds): disconnect now, join elsewhere.
+    threading.Thread(target=conn.close, name="slack-socket-close", daemon=True).start()
