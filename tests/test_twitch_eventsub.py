@@ -485,3 +485,21 @@ async def test_supervisor_shows_reconnect_twitch_on_the_source_and_retries_slowl
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     assert (await db(lambda: PlatformAccount.objects.get(pk=acc.pk).status)) == "needs_reconnect"
+
+
+async def test_app_disconnected_mid_stream_stops_with_reconnect_twitch(twitch):
+    """The user disconnects the app on Twitch: subscriptions are revoked (authorization_revoked),
+    the token is dead. The adapter notices at once and stops with a clear reason."""
+    fake = twitch
+    acc_coro, _ = make_account(fake)
+    acc = await acc_coro
+    src = await make_source(acc)
+    run = await started(fake, src)
+    try:
+        fake.revoke_user("3003")
+        await fake.revoke_subscriptions()
+        with pytest.raises(FatalAdapterError, match="reconnect Twitch"):
+            await asyncio.wait_for(run.task, 10)
+    finally:
+        await run.__aexit__()
+    assert (await db(lambda: PlatformAccount.objects.get(pk=acc.pk).status)) == "needs_reconnect"

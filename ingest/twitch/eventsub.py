@@ -141,6 +141,7 @@ class EventSubRunner:
         self.broadcaster: dict = {}
         self.skipped: list[str] = []
         self.disconnected_since: float | None = None
+        self.validate_now = False
         s = adapter.source.settings
         self.check_seconds = float(s.get("check_seconds", 2.0))
         self.validate_seconds = float(s.get("validate_seconds", 3600.0))
@@ -211,7 +212,11 @@ class EventSubRunner:
                 if consumer.done():
                     consumer.result()  # re-raise what stopped it
                 try:
-                    await self.tokens.validate_if_due(self.validate_seconds)
+                    if self.validate_now:
+                        self.validate_now = False
+                        await self.tokens.validate()
+                    else:
+                        await self.tokens.validate_if_due(self.validate_seconds)
                 except TokenRevoked as exc:
                     raise FatalAdapterError(str(exc)) from exc
                 except OAuthError as exc:
@@ -285,7 +290,7 @@ class EventSubRunner:
                 log.warning("EventSub subscription revoked: %s", getattr(payload, "status", payload))
                 self.adapter.status.note(f"subscription revoked ({getattr(payload, 'status', '')})")
                 # Hourly validation would notice a revoked token; check now.
-                self.tokens.validated_at = 0
+                self.validate_now = True
                 continue
             try:
                 event = eventsub_to_event(sub_type, payload)

@@ -232,7 +232,7 @@ class AccountTokens:
         self.refresh_token = ""
         self.expires_at = None
         self.scopes: list[str] = []
-        self.validated_at = 0.0  # monotonic
+        self.validated_at: float | None = None  # monotonic
         self.refreshes = 0
         self._lock = asyncio.Lock()
         self.listeners: list[Callable[[str, str], Awaitable[None]]] = []
@@ -272,7 +272,7 @@ class AccountTokens:
         return info
 
     async def validate_if_due(self, every: float = VALIDATE_EVERY) -> None:
-        if time.monotonic() - self.validated_at >= every:
+        if self.validated_at is None or time.monotonic() - self.validated_at >= every:
             await self.validate()
 
     async def refresh(self, reason: str, *, failed_token: str | None = None) -> str:
