@@ -145,8 +145,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
             self.joined.remove(group)
 
     async def disconnect(self, code):
-        for task in list(getattr(self, "background", ())):
-            task.cancel()
+        # Background commands are NOT cancelled: a ban already sent to the platform still gets
+        # recorded; their answer is simply not sent (see _answer).
+        self.gone = True
         for group in list(getattr(self, "joined", [])):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -163,6 +164,15 @@ class FrameConsumer(AsyncWebsocketConsumer):
     # Channel-layer handler: frames rendered once by ingest.publish are forwarded verbatim.
     async def frame_forward(self, event):
         await self.send(text_data=event["frame"])
+
+    async def dispatch(self, message):
+        # channels runs close_old_connections() on the single sync thread before EVERY handler.
+        # Forwarding a rendered frame touches no database, and that hop queued each frame of each
+        # dashboard behind the pipeline's store (and closed its connection): skip it here only.
+        if message["type"] == "frame.forward":
+            await self.frame_forward(message)
+            return
+        await super().dispatch(message)
 
     # --- client frames --------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
@@ -228,13 +238,21 @@ class FrameConsumer(AsyncWebsocketConsumer):
         try:
             result = await getattr(self, spec.method)(payload)
         except CommandError as exc:
-            await self.send_error(ref, exc.code, exc.message)
+            await self._answer(spec, self.send_error(ref, exc.code, exc.message))
             return
         except Exception:
             log.exception("command %s failed", spec.name)
-            await self.send_error(ref, "internal", "the server could not process this command")
+            await self._answer(
+                spec, self.send_error(ref, "internal", "the server could not process this command")
+            )
             return
-        await self.send_frame({"type": "ack", "ref": ref, **(result or {})})
+        await self._answer(spec, self.send_frame({"type": "ack", "ref": ref, **(result or {})}))
+
+    async def _answer(self, spec: _Command, sending) -> None:
+        if spec.background and getattr(self, "gone", False):
+            sending.close()  # the client left while the command ran
+            return
+        await sending
 
     async def _refuse(self, ref, code: str, message: str, **extra) -> None:
         self.refused_in_a_row += 1

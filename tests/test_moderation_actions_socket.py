@@ -186,3 +186,31 @@ async def test_a_slow_platform_call_does_not_hold_back_live_chat(monkeypatch):
     ack = await receive_until(comm, "ack")
     assert ack["ref"] == "slow"
     await comm.disconnect()
+
+
+async def test_leaving_while_the_platform_answers_still_records_the_action(monkeypatch):
+    from ingest import platform_actions
+
+    mod = await make_user("mod", groups=["moderator"])
+    _, ids = await demo_chat()
+    release = asyncio.Event()
+    original = platform_actions.MODERATORS["demo"].run
+
+    async def slow(req):
+        await release.wait()
+        return await original(req)
+
+    monkeypatch.setattr(platform_actions.MODERATORS["demo"], "run", slow)
+    comm, _ = await open_socket(mod)
+    await comm.send_json_to({"type": "platform.moderate", "ref": "b", "message_id": ids["hi"],
+                             "action": "ban"})
+    await asyncio.sleep(0.05)
+    await comm.disconnect()  # the tab is closed while the platform call is under way
+    release.set()
+    for _ in range(100):
+        if await sync_to_async(MessageAction.objects.count)():
+            break
+        await asyncio.sleep(0.03)
+    action = await sync_to_async(MessageAction.objects.get)()
+    assert action.changes["platform_action"]["action"] == "ban"
+    assert await sync_to_async(ModerationEvent.objects.filter(kind="ban").count)() == 1
