@@ -87,9 +87,10 @@ def stored_votes(question_id: int) -> tuple[int, int]:
     return n, distinct
 
 
-async def run(args, info, port) -> dict:
+async def run(args, info, ports) -> dict:
     from websockets.asyncio.client import connect
 
+    port = ports[0]
     url = f"ws://127.0.0.1:{port}"
     origin = f"http://127.0.0.1:{port}"
     n = args.n
@@ -122,9 +123,10 @@ async def run(args, info, port) -> dict:
 
     async def join(i):
         async with sem:
+            p = ports[i % len(ports)]  # participants spread over the server processes
             ws = await connect(
-                f"{url}/ws/meeting/{info['code']}/",
-                origin=origin,
+                f"ws://127.0.0.1:{p}/ws/meeting/{info['code']}/",
+                origin=f"http://127.0.0.1:{p}",
                 max_size=None,
                 max_queue=None,
                 ping_interval=None,
@@ -209,6 +211,9 @@ def main(argv=None) -> int:
     ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/chorus_meet")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     ap.add_argument("--connect-concurrency", type=int, default=100)
+    ap.add_argument(
+        "--servers", type=int, default=1, help="uvicorn processes (scaleout only: Redis layer)"
+    )
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -225,17 +230,26 @@ def main(argv=None) -> int:
                 "CHANNEL_PREFIX": "meet",
             }
         )
+    if args.servers > 1 and args.mode != "scaleout":
+        ap.error("--servers > 1 needs --mode scaleout (the in-memory layer is per process)")
     info = setup_django(env)
-    port = free_port()
-    server = start_server(env, port, data, name="server")
+    ports, servers = [], []
     try:
-        result = asyncio.run(run(args, info, port))
-        result["server_peak_rss_mb"] = server.peak_rss_mb()
-        result["server_cpu_s"] = server.cpu_seconds()
+        for i in range(args.servers):
+            ports.append(free_port(set(ports)))
+            servers.append(start_server(env, ports[-1], data, name=f"server{i}"))
+        result = asyncio.run(run(args, info, ports))
+        result["server_peak_rss_mb"] = max(s.peak_rss_mb() or 0 for s in servers)
+        result["server_cpu_s"] = sum(s.cpu_seconds() or 0 for s in servers)
     finally:
-        server.stop()
+        for s in servers:
+            s.stop()
     ok = result["stored"] == args.n and result["stored_distinct_participants"] == args.n
-    print(f"vote storm ({args.mode}), N={args.n}")
+    load = os.getloadavg()[0]
+    print(
+        f"vote storm ({args.mode}, {args.servers} server process(es)), N={args.n}, "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"  connect + join:             {result['connect_join_s']:.2f} s")
     print(f"  send span (client):         {result['send_span_s'] * 1000:.0f} ms")
     print(f"  votes/s (send -> all acks): {result['votes_per_s']:.0f}")

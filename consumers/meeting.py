@@ -126,7 +126,7 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
         self.participant_id = p.pk
         return {"me": await _service(services.me)(p.pk)}
 
-    async def _answer(self, kind, question_id, entry):
+    async def _meet_answer(self, kind, question_id, entry):
         outcome = await live.hub().submit(kind, self.meeting_id, question_id, entry)
         if outcome in (services.OK, services.CHANGED):
             return {"result": outcome}
@@ -135,16 +135,16 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
     @command("vote", Vote, permission="is_participant")
     async def on_vote(self, frame: Vote):
         entry = services.Answer(self.participant_id, choice_id=frame.choice_id, at=timezone.now())
-        return await self._answer("answer", frame.question_id, entry)
+        return await self._meet_answer("answer", frame.question_id, entry)
 
     @command("rate", Rate, permission="is_participant")
     async def on_rate(self, frame: Rate):
         entry = services.Answer(self.participant_id, value=frame.value, at=timezone.now())
-        return await self._answer("answer", frame.question_id, entry)
+        return await self._meet_answer("answer", frame.question_id, entry)
 
     @command("word", AddWord, permission="is_participant")
     async def on_word(self, frame: AddWord):
-        return await self._answer("word", frame.question_id, (self.participant_id, frame.word))
+        return await self._meet_answer("word", frame.question_id, (self.participant_id, frame.word))
 
     @command("flag", SubmitFlag, permission="is_participant")
     async def on_flag(self, frame: SubmitFlag):
@@ -235,7 +235,7 @@ class HostConsumer(_NoConnectionChurn, FrameConsumer):
             Meeting.objects.filter(pk=self.meeting_id, controller_id=self.scope["user"].pk).exists
         )()
 
-    async def _state_command(self, name: str, question_id: int | None = None):
+    async def _meet_command(self, name: str, question_id: int | None = None):
         await _service(services.apply_command)(self.meeting_id, name, question_id)
         state = await live.publish_state(self.meeting_id)
         return {"state": state["meeting"]["state"]}
@@ -251,39 +251,39 @@ class HostConsumer(_NoConnectionChurn, FrameConsumer):
 
     @command("meeting.start", Empty, permission="can_control")
     async def on_meeting_start(self, frame):
-        return await self._state_command("start")
+        return await self._meet_command("start")
 
     @command("meeting.end", Empty, permission="can_control")
     async def on_meeting_end(self, frame):
-        return await self._state_command("end")
+        return await self._meet_command("end")
 
     @command("question.next", Empty, permission="can_control")
     async def on_question_next(self, frame):
-        return await self._state_command("next")
+        return await self._meet_command("next")
 
     @command("question.previous", Empty, permission="can_control")
     async def on_question_previous(self, frame):
-        return await self._state_command("previous")
+        return await self._meet_command("previous")
 
     @command("question.goto", Goto, permission="can_control")
     async def on_question_goto(self, frame: Goto):
-        return await self._state_command("goto", frame.question_id)
+        return await self._meet_command("goto", frame.question_id)
 
     @command("question.close", Empty, permission="can_control")
     async def on_question_close(self, frame):
-        return await self._state_command("close")
+        return await self._meet_command("close")
 
     @command("question.reopen", Empty, permission="can_control")
     async def on_question_reopen(self, frame):
-        return await self._state_command("reopen")
+        return await self._meet_command("reopen")
 
     @command("show.results", Empty, permission="can_control")
     async def on_show_results(self, frame):
-        return await self._state_command("results")
+        return await self._meet_command("results")
 
     @command("show.scoreboard", Empty, permission="can_control")
     async def on_show_scoreboard(self, frame):
-        return await self._state_command("scoreboard")
+        return await self._meet_command("scoreboard")
 
     @command("plan.reorder", Reorder, permission="can_control")
     async def on_plan_reorder(self, frame: Reorder):
