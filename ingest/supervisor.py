@@ -102,7 +102,7 @@ class Supervisor:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def run(self) -> None:
-        self.pipeline.start()
+        self._start_pipeline()
         renew = asyncio.create_task(self._renew_loop())
         try:
             while True:
@@ -114,6 +114,21 @@ class Supervisor:
         finally:
             renew.cancel()
             await self.shutdown()
+
+    def _start_pipeline(self) -> None:
+        self.pipeline.start().add_done_callback(self._pipeline_died)
+
+    def _pipeline_died(self, task: asyncio.Task) -> None:
+        """Restart the pipeline if it crashed. Otherwise the worker would go on holding and
+        renewing its leases while storing nothing (e.g. one publish failing on a Redis blip
+        ended the pipeline's loop): chat silently stopped, and no failover either."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        log.error("the pipeline stopped on an error; restarting it", exc_info=exc)
+        asyncio.get_running_loop().call_soon(self._start_pipeline)
 
     async def shutdown(self) -> None:
         for sid in list(self.runners):

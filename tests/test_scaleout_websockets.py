@@ -6,6 +6,7 @@ process) and each other's changes, exactly as if they were on one server.
 
 import asyncio
 import json
+import signal
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, User
 from django.db import connections
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from consumers.protocol import validate_server_frame
 from ingest.models import ChatMessage, ChatSource
@@ -160,3 +161,53 @@ async def test_two_servers_share_live_chat_and_moderator_changes(group):
 
     m = await sync_to_async(ChatMessage.objects.get)(pk=mid)
     assert m.status == "reviewed" and m.pinned and m.reviewed_by_id == mod.pk
+
+
+async def test_servers_and_workers_recover_when_redis_drops_their_connections(group):
+    """A Redis restart/blip cuts every connection. channels-redis then fails the open sockets
+    (the browser reconnects: static/chorus/socket.js); a new dashboard socket works, live chat
+    from the worker reaches it again, and the worker still stops cleanly."""
+    import redis.asyncio as aioredis
+
+    name = f"chorus-{group.env['CHANNEL_PREFIX']}"
+    sep = "&" if "?" in group.env["REDIS_URL"] else "?"
+    group.env["REDIS_URL"] += f"{sep}client_name={name}"
+    server = group.server("server")
+    worker = group.worker("worker")
+    await asyncio.to_thread(group.wait_http, server)
+    mod = await make_user("mod", groups=["moderator"])
+    cookie = await session_cookie(mod)
+    src = await sync_to_async(ChatSource.objects.create)(
+        platform="demo", identifier="redis-blip", settings={"rate": 20, "mix": "plain"}
+    )
+    async with dashboard(server, cookie) as sock:
+        await recv_until(sock, lambda f: f["type"] == "hello")
+        await recv_until(sock, lambda f: f["type"] == "chat.messages", timeout=15)
+
+        r = aioredis.from_url(group.env["REDIS_URL"].split("?")[0])
+        try:
+            clients = [c for c in await r.client_list() if c.get("name") == name]
+            assert clients, "no Redis connection carries the test's client name"
+            for c in clients:
+                await r.client_kill_filter(_id=c["id"])
+        finally:
+            await r.aclose()
+
+    # Like the browser (socket.js): reconnect with a short backoff until the server says hello
+    # (a pooled connection that died with the cut may fail one more socket).
+    for _attempt in range(4):
+        try:
+            async with dashboard(server, cookie) as sock:
+                await recv_until(sock, lambda f: f["type"] == "hello")
+                # Messages stored from now on (the source has a gap-free id sequence).
+                stored = await sync_to_async(ChatMessage.objects.filter(source=src).count)()
+                later = {f"demo-{src.pk}-{n}" for n in range(stored + 10, stored + 15)}
+                await chat_ids(sock, later, timeout=20)
+                break
+        except ConnectionClosed:
+            await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("no dashboard socket worked after the Redis cut")
+    assert _attempt <= 1, f"needed {_attempt + 1} sockets"
+    # The worker was not wedged by the cut: it stops gracefully.
+    assert await asyncio.to_thread(group.kill, worker, signal.SIGTERM, 15) == 0, worker.log()
