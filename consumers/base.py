@@ -118,7 +118,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
         self.refused_in_a_row = 0
         self.joined: list[str] = []
-        self.background: set[asyncio.Task] = set()
+        self._background_tasks: set[asyncio.Task] = set()
         verdict = await self.authorize()
         if verdict is not True:
             await self.close(code=CLOSE_FORBIDDEN if isinstance(verdict, bool) else verdict)
@@ -146,8 +146,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         # Background commands are NOT cancelled: a ban already sent to the platform still gets
-        # recorded; their answer is simply not sent (see _answer).
-        self.gone = True
+        # recorded; their answer is simply not sent (see _answer_command).
+        self._socket_gone = True
         for group in list(getattr(self, "joined", [])):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -223,33 +223,33 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         self.refused_in_a_row = 0
         if spec.background:
-            if len(self.background) >= self.max_background:
+            if len(self._background_tasks) >= self.max_background:
                 await self.send_error(
                     ref, "busy", f"{self.max_background} commands are still running; wait for one"
                 )
                 return
-            task = asyncio.create_task(self._run(spec, payload, ref))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            task = asyncio.create_task(self._run_command(spec, payload, ref))
+            self._background_tasks.add(task)
+            task.add_done_callback(self._background_tasks.discard)
             return
-        await self._run(spec, payload, ref)
+        await self._run_command(spec, payload, ref)
 
-    async def _run(self, spec: _Command, payload: BaseModel, ref) -> None:
+    async def _run_command(self, spec: _Command, payload: BaseModel, ref) -> None:
         try:
             result = await getattr(self, spec.method)(payload)
         except CommandError as exc:
-            await self._answer(spec, self.send_error(ref, exc.code, exc.message))
+            await self._answer_command(spec, self.send_error(ref, exc.code, exc.message))
             return
         except Exception:
             log.exception("command %s failed", spec.name)
-            await self._answer(
+            await self._answer_command(
                 spec, self.send_error(ref, "internal", "the server could not process this command")
             )
             return
-        await self._answer(spec, self.send_frame({"type": "ack", "ref": ref, **(result or {})}))
+        await self._answer_command(spec, self.send_frame({"type": "ack", "ref": ref, **(result or {})}))
 
-    async def _answer(self, spec: _Command, sending) -> None:
-        if spec.background and getattr(self, "gone", False):
+    async def _answer_command(self, spec: _Command, sending) -> None:
+        if spec.background and getattr(self, "_socket_gone", False):
             sending.close()  # the client left while the command ran
             return
         await sending
