@@ -110,7 +110,9 @@ def duplicate_meeting(meeting_id: int, user=None) -> Meeting:
         q.save()
         Choice.objects.bulk_create(
             [
-                Choice(question=q, order=c.order, text=c.text, token=c.token, is_correct=c.is_correct)
+                Choice(
+                    question=q, order=c.order, text=c.text, token=c.token, is_correct=c.is_correct
+                )
                 for c in choices
             ]
         )
@@ -140,6 +142,27 @@ def reorder_plan(meeting_id: int, order: list[int]) -> None:
     Meeting.objects.filter(pk=meeting_id).update(version=F("version") + 1)
 
 
+@transaction.atomic
+def add_question(meeting_id: int, *, kind: str, text: str, choices=(), **fields) -> Question:
+    """Append a question (and its choices: (text, correct) pairs) to the end of the plan."""
+    from django.db.models import Max
+
+    Meeting.objects.select_for_update().get(pk=meeting_id)
+    last = Question.objects.filter(meeting_id=meeting_id).aggregate(m=Max("order"))["m"]
+    q = Question.objects.create(
+        meeting_id=meeting_id,
+        order=0 if last is None else last + 1,
+        kind=kind,
+        text=text,
+        **{k: v for k, v in fields.items() if v is not None},
+    )
+    Choice.objects.bulk_create(
+        [Choice(question=q, order=i, text=t, is_correct=c) for i, (t, c) in enumerate(choices)]
+    )
+    Meeting.objects.filter(pk=meeting_id).update(version=F("version") + 1)
+    return q
+
+
 def take_control(meeting_id: int, user_id: int) -> None:
     Meeting.objects.filter(pk=meeting_id).update(controller_id=user_id, version=F("version") + 1)
 
@@ -163,9 +186,7 @@ def apply_command(meeting_id: int, command: str, target_question_id: int | None 
             raise ServiceError("not_found", "no such question in this meeting")
         target = ids.index(target_question_id)
     try:
-        t = transition(
-            m.state, index, [Slot(q.kind, q.status) for q in questions], command, target
-        )
+        t = transition(m.state, index, [Slot(q.kind, q.status) for q in questions], command, target)
     except TransitionError as exc:
         raise ServiceError(exc.code, exc.message) from exc
     now = timezone.now()
@@ -192,9 +213,7 @@ def _on_close(m: Meeting, q: Question) -> None:
     # Timed mode: a streak is broken by not answering a quiz correctly.
     if q.kind == QuestionKind.QUIZ and m.scoring_mode == ScoringMode.TIMED and m.streak_bonus:
         correct = Vote.objects.filter(question=q, correct=True).values("participant_id")
-        Participant.objects.filter(meeting=m, streak__gt=0).exclude(pk__in=correct).update(
-            streak=0
-        )
+        Participant.objects.filter(meeting=m, streak__gt=0).exclude(pk__in=correct).update(streak=0)
 
 
 def close_if_expired(meeting_id: int, question_id: int, opened_at) -> Meeting | None:
@@ -437,7 +456,9 @@ def _record_answers(question_id, answers, meeting_id) -> BatchResult:
 
 
 def _score_quiz(m: Meeting, q: Question, votes: list[Vote], now) -> int | None:
-    correct = sorted((v for v in votes if v.correct), key=lambda v: (v.created_at, v.participant_id))
+    correct = sorted(
+        (v for v in votes if v.correct), key=lambda v: (v.created_at, v.participant_id)
+    )
     points = {v.participant_id: v.points for v in votes}
     winner = None
     if correct and m.first_correct_bonus:
@@ -575,9 +596,16 @@ def submit_flag(meeting_id: int, participant_id: int, raw: str) -> dict:
             points += flag.first_blood_bonus
         FlagCapture.objects.filter(pk=capture.pk).update(points=points, first_blood=first)
         if points:
-            Participant.objects.filter(pk=p.pk).update(score=F("score") + points, score_reached_at=now)
-        return {"flag": flag.name, "flag_id": flag.pk, "points": points, "first_blood": first,
-                "participant": {"id": p.pk, "nickname": p.nickname, "platform": p.platform}}
+            Participant.objects.filter(pk=p.pk).update(
+                score=F("score") + points, score_reached_at=now
+            )
+        return {
+            "flag": flag.name,
+            "flag_id": flag.pk,
+            "points": points,
+            "first_blood": first,
+            "participant": {"id": p.pk, "nickname": p.nickname, "platform": p.platform},
+        }
 
 
 def check_flag(meeting_id: int, participant_id: int, raw: str) -> dict:

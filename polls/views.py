@@ -10,6 +10,7 @@ import qrcode
 import qrcode.image.svg
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -22,7 +23,16 @@ from ingest.models import ChatSource
 from ingest.permissions import HOST_GROUP, has_role
 
 from . import services
-from .models import Flag, Meeting, MeetingState, Participant, Vote, Word, normalize_join_code
+from .models import (
+    Flag,
+    Meeting,
+    MeetingState,
+    Participant,
+    QuestionKind,
+    Vote,
+    Word,
+    normalize_join_code,
+)
 from .parsing import choice_token
 
 
@@ -125,8 +135,68 @@ def host_dashboard(request, meeting_id):
             "qr": qr_svg(url),
             "description_html": services.render_description(meeting.description),
             "flags": meeting.flags.all(),
+            "question_form": QuestionForm(),
         },
     )
+
+
+class QuestionForm(forms.Form):
+    kind = forms.ChoiceField(choices=QuestionKind.choices)
+    text = forms.CharField(max_length=500)
+    choices = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Poll/quiz: one choice per line; start a quiz's correct choices with *",
+    )
+    timer_seconds = forms.IntegerField(required=False, min_value=1, max_value=3600)
+    rating_max = forms.IntegerField(required=False, min_value=2, max_value=100)
+    max_words = forms.IntegerField(required=False, min_value=1, max_value=20)
+    blocked_words = forms.CharField(required=False, max_length=2000)
+
+    def clean(self):
+        data = super().clean()
+        lines = [x.strip() for x in (data.get("choices") or "").splitlines() if x.strip()]
+        parsed = [(x[1:].strip(), True) if x.startswith("*") else (x, False) for x in lines]
+        kind = data.get("kind")
+        if kind in (QuestionKind.POLL, QuestionKind.QUIZ) and len(parsed) < 2:
+            raise forms.ValidationError("A poll or a quiz needs at least two choices.")
+        if kind == QuestionKind.QUIZ and not any(c for _, c in parsed):
+            raise forms.ValidationError("Mark at least one correct choice with *.")
+        data["parsed_choices"] = parsed if kind in (QuestionKind.POLL, QuestionKind.QUIZ) else []
+        return data
+
+
+@host_required
+@require_POST
+def host_add_question(request, meeting_id):
+    meeting = get_object_or_404(Meeting, pk=meeting_id)
+    form = QuestionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("polls:host_dashboard", meeting_id=meeting.pk)
+    d = form.cleaned_data
+    services.add_question(
+        meeting.pk,
+        kind=d["kind"],
+        text=d["text"],
+        choices=d["parsed_choices"],
+        timer_seconds=d["timer_seconds"],
+        rating_max=d["rating_max"] or 5,
+        max_words=d["max_words"] or 3,
+        blocked_words=d["blocked_words"],
+    )
+    _publish_state(meeting.pk)
+    return redirect("polls:host_dashboard", meeting_id=meeting.pk)
+
+
+def _publish_state(meeting_id: int) -> None:
+    from ingest.publish import publish_sync
+
+    from .live import host_group
+    from .serializers import host_state
+
+    m = Meeting.objects.select_related("current_question", "controller").get(pk=meeting_id)
+    publish_sync(host_group(meeting_id), {"type": "host.state", **host_state(m)})
 
 
 @host_required

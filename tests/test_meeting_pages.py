@@ -111,3 +111,32 @@ def test_seed_demo_creates_a_meeting_attached_to_the_demo_chat(capsys):
     call_command("seed_demo")
     codes = set(Meeting.objects.values_list("join_code", flat=True))
     assert len(codes) == 2  # random, never a fixed default
+
+
+def test_host_adds_questions_from_the_dashboard(host):
+    m = standard()
+    resp = host.post(
+        f"/host/{m.pk}/questions/",
+        {
+            "kind": "quiz",
+            "text": "Capital of France?",
+            "choices": "Lyon\n*Paris\n\nNice",
+            "timer_seconds": 20,
+        },
+    )
+    assert resp.status_code == 302
+    q = m.questions.last()
+    assert q.text == "Capital of France?" and q.order == 5 and q.timer_seconds == 20
+    assert [(c.text, c.is_correct) for c in q.choices.all()] == [
+        ("Lyon", False),
+        ("Paris", True),
+        ("Nice", False),
+    ]
+    # A quiz without a correct choice is refused with a clear message.
+    resp = host.post(
+        f"/host/{m.pk}/questions/", {"kind": "quiz", "text": "?", "choices": "a\nb"}, follow=True
+    )
+    assert "Mark at least one correct choice" in resp.content.decode()
+    assert m.questions.count() == 6
+    host.post(f"/host/{m.pk}/questions/", {"kind": "rating", "text": "Rate", "rating_max": 10})
+    assert m.questions.last().rating_max == 10
