@@ -104,6 +104,7 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
 
     async def hello(self):
         state = await database_sync_to_async(_public)(self.meeting_id)
+        live.hub().ensure_timer(self.meeting_id, state)
         return {"meeting_id": self.meeting_id, **state}
 
     async def is_participant(self) -> bool:
@@ -221,6 +222,7 @@ class HostConsumer(_NoConnectionChurn, FrameConsumer):
     async def hello(self):
         user = self.scope["user"]
         state = await database_sync_to_async(_host_hello)(self.meeting_id, user.pk)
+        live.hub().ensure_timer(self.meeting_id, state)
         return {"user": user.get_username(), **state}
 
     # Permissions, fresh from the database on every command.

@@ -130,6 +130,26 @@ class Hub:
 
         self.timers[meeting_id] = loop.call_later(seconds, fire)
 
+    def ensure_timer(self, meeting_id: int, state: dict) -> None:
+        """After a restart no timer is scheduled for an open timed question: the first socket
+        that connects to the meeting schedules it again (or closes the question at once)."""
+        q = state.get("question")
+        if (
+            meeting_id in self.timers
+            or state["meeting"]["state"] != MeetingState.ONGOING
+            or not q
+            or q["status"] != "open"
+            or not q["closes_at"]
+        ):
+            return
+        from datetime import datetime
+
+        from django.utils import timezone
+
+        closes_at = datetime.fromisoformat(q["closes_at"])
+        seconds = max((closes_at - timezone.now()).total_seconds(), 0) + 0.05
+        self.schedule_timer(meeting_id, q["id"], datetime.fromisoformat(q["opened_at"]), seconds)
+
     async def _expire(self, meeting_id, question_id, opened_at):
         try:
             m = await database_sync_to_async(services.close_if_expired)(

@@ -355,3 +355,30 @@ async def test_question_timer_closes_answers_without_any_dashboard_command():
     err = await call(alice, "vote", question_id=poll.pk, choice_id=red)
     assert err["code"] == "closed"
     await alice.disconnect()
+
+
+async def test_after_a_restart_an_expired_timer_closes_the_question_when_someone_connects():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from polls import services as svc
+    from polls.models import Question
+
+    m, qs = await setup_meeting()
+    poll = qs[K.POLL]
+    poll.timer_seconds = 5
+    await sync_to_async(poll.save)()
+    # The question was opened by a server process that has since died (no timer in this one).
+    await sync_to_async(svc.apply_command)(m.pk, "goto", poll.pk)
+    past = timezone.now() - timedelta(seconds=30)
+    await sync_to_async(Question.objects.filter(pk=poll.pk).update)(
+        opened_at=past, closes_at=past + timedelta(seconds=5)
+    )
+    alice, hello, _ = await participant(m)
+    assert hello["meeting"]["state"] == "ongoing"
+    st = await recv_until(
+        alice, "meeting.state", pred=lambda f: f["question"]["status"] == "closed"
+    )
+    assert st["meeting"]["state"] == "waiting"
+    await alice.disconnect()

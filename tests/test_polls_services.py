@@ -252,3 +252,17 @@ def test_description_markdown_is_rendered_without_html():
     assert "<strong>hi</strong>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="javascript' not in html
+
+
+def test_scoreboard_ties_go_to_who_reached_the_score_first():
+    m = standard(first_correct_bonus=0)
+    svc.apply_command(m.pk, "start")
+    late, early = people(m, 2)  # late joined first, but scores later
+    svc.check_flag(m.pk, early.pk, "s3cret")
+    svc.check_flag(m.pk, late.pk, "s3cret")
+    Participant.objects.filter(pk=early.pk).update(score=12)
+    Participant.objects.filter(pk=late.pk).update(score=12)
+    board = scoreboard(m.pk)
+    assert [r["id"] for r in board] == [early.pk, late.pk]
+    assert [r["rank"] for r in board] == [1, 2]
+    assert svc.me(late.pk)["rank"] == 2
