@@ -25,7 +25,6 @@ import time
 from asgiref.sync import sync_to_async
 from pydantic import ValidationError
 
-from ..events import ChatEvent
 from ..supervisor import backoff_delay
 from ..twitch import config
 from ..twitch.irc import IrcConnection, IrcLoginFailed, IrcMessage, IrcReconnect
@@ -172,6 +171,3 @@ class TwitchAdapter(Adapter):
             return
         for ev in events:
             await self.emit(ev)
-
-    async def emit_event(self, ev: ChatEvent) -> None:
-        await self.emit(ev)

@@ -153,6 +153,11 @@ class EventSubRunner:
         self.welcome_times: list[float] = []
 
     async def run(self) -> None:
+        if not config.client_id():
+            raise FatalAdapterError(
+                "a connected Twitch account needs TWITCH_CLIENT_ID (and TWITCH_CLIENT_SECRET) to "
+                "use EventSub; set them, or unlink the account to read anonymously over IRC"
+            )
         configure_twitchio()
         try:
             await self.tokens.load()
