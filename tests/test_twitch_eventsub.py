@@ -503,3 +503,25 @@ async def test_app_disconnected_mid_stream_stops_with_reconnect_twitch(twitch):
     finally:
         await run.__aexit__()
     assert (await db(lambda: PlatformAccount.objects.get(pk=acc.pk).status)) == "needs_reconnect"
+
+
+async def test_token_is_refreshed_before_it_expires(twitch):
+    fake = twitch
+    acc_coro, tokens = make_account(fake)
+    acc = await acc_coro
+    src = await make_source(acc)
+    run = await started(fake, src)
+    try:
+        assert fake.refreshes == 0
+        from django.utils import timezone
+
+        run.adapter.eventsub.tokens.expires_at = timezone.now() + timedelta(minutes=5)
+        await wait_for(lambda: fake.refreshes == 1)
+        await wait_for(lambda: db(lambda: PlatformAccount.objects.get(pk=acc.pk).credentials["access_token"]
+                                  != tokens["access_token"]))
+        saved = await db(lambda: PlatformAccount.objects.get(pk=acc.pk))
+        assert saved.credentials["access_token"] in fake.tokens
+        assert saved.expires_at > timezone.now() + timedelta(hours=3)
+        assert run.status.state == "connected"
+    finally:
+        await run.__aexit__()

@@ -222,6 +222,7 @@ class EventSubRunner:
                         await self.tokens.validate()
                     else:
                         await self.tokens.validate_if_due(self.validate_seconds)
+                    await self.tokens.token()  # refreshes 10 minutes before expiry (no I/O otherwise)
                 except TokenRevoked as exc:
                     raise FatalAdapterError(str(exc)) from exc
                 except OAuthError as exc:
