@@ -179,14 +179,16 @@ def test_a_paused_worker_that_wakes_up_after_losing_its_lease_backs_off(group):
     assert numbers == list(range(len(numbers))), "gap in demo ids"
 
 
-def terminate_other_connections() -> int:
-    """What a PostgreSQL restart does to every other client: its connections are cut."""
+def terminate_connections(application_name: str) -> int:
+    """What a PostgreSQL restart does to the workers: their connections are cut. (Only theirs:
+    connections of this test process, e.g. asgiref's thread, belong to other tests.)"""
     from django.db import connection
 
     with connection.cursor() as cur:
         cur.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [application_name],
         )
         return cur.fetchone()[0]
 
@@ -194,6 +196,8 @@ def terminate_other_connections() -> int:
 def test_workers_survive_a_database_restart(group):
     """PostgreSQL restarts (or fails over): the workers' connections die. A busy worker and an
     idle stand-by must both reconnect (the stand-by still takes new sources), dropping nothing."""
+    app_name = f"chorus-{group.env['CHANNEL_PREFIX']}"
+    group.env["DATABASE_URL"] += f"?application_name={app_name}"
     busy_src = ChatSource.objects.create(
         platform="demo", identifier="db-restart", settings={"rate": 50, "mix": "plain"}
     )
@@ -207,7 +211,7 @@ def test_workers_survive_a_database_restart(group):
     group.wait_log(idle, "started", timeout=20)
     time.sleep(2 * SYNC)  # it has synced (and found nothing free) at least once
     # (The idle worker may hold no connection right now: the supervisor closes expired ones.)
-    assert terminate_other_connections() >= 1
+    assert terminate_connections(app_name) >= 1
     count = ChatMessage.objects.filter(source=busy_src).count()
     wait_for(
         "ingest to resume after the database dropped the connections",
