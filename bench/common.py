@@ -152,8 +152,6 @@ def bench_env(mode: str, data_dir: str, **extra: str) -> dict[str, str]:
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
             "LOG_LEVEL": "WARNING",
-            # Pick up the bench source quickly once it is enabled.
-            "INGEST_SOURCE_SYNC_SECONDS": "0.5",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -183,8 +183,9 @@ def _apply_sessions(events, sessions: dict[int, list[LiveSession]], result: Stor
 # converters prepared once. Rows the database skipped are duplicates (another worker stored them
 # first), so no separate existence check is needed.
 # - SQLite: multi-row VALUES, as many rows per statement as its variable limit allows.
-# - PostgreSQL: one array parameter per column (INSERT ... SELECT FROM unnest(...)): psycopg
-#   parses a query with thousands of placeholders slowly (not cached above 4 kB), arrays are cheap.
+# - PostgreSQL: the whole chunk as ONE jsonb parameter (INSERT ... SELECT FROM
+#   jsonb_to_recordset(...)): psycopg parses a query with thousands of placeholders slowly (not
+#   cached above 4 kB) and quotes array parameters element by element in Python; json.dumps is C.
 _MESSAGE_FIELDS = None
 _SQL_CACHE: dict[tuple, str] = {}
 
@@ -206,8 +207,48 @@ def _message_fields():
     return _MESSAGE_FIELDS
 
 
+def _json_converters(conn) -> list:
+    """PostgreSQL: one adapter per column to a JSON value that jsonb_to_recordset casts back."""
+    convs = []
+    for f in _message_fields():
+        kind = f.get_internal_type()
+        if kind in _PLAIN_TYPES:
+
+            def conv(v, f=f, plain=_PLAIN_TYPES[kind]):
+                if v is None or type(v) is plain:
+                    return v
+                return f.get_db_prep_save(v, conn)
+
+        elif kind == "DateTimeField":
+
+            def conv(v, f=f):
+                if v is None:
+                    return None
+                if v.tzinfo is None:
+                    v = f.get_db_prep_save(v, conn)  # naive: Django's warning and conversion
+                return v.isoformat()
+
+        elif kind == "JSONField":
+
+            def conv(v, f=f):
+                if v is None or f.encoder is None:
+                    return v  # nested as is: the column is jsonb
+                return json.loads(json.dumps(v, cls=f.encoder))
+
+        else:  # decimals (exact as text) and anything else Django adapts to a scalar
+
+            def conv(v, f=f):
+                v = f.get_db_prep_save(v, conn)
+                return v if v is None or isinstance(v, bool | int | float | str) else str(v)
+
+        convs.append(conv)
+    return convs
+
+
 def _converters(conn) -> list:
     """One value adapter per column: plain values pass through, the rest as Django does it."""
+    if conn.vendor == "postgresql":
+        return _json_converters(conn)
     ops = conn.ops
     convs = []
     for f in _message_fields():
@@ -261,8 +302,8 @@ def _insert_sql(conn, nrows: int) -> str:
         fields = _message_fields()
         cols = ", ".join(qn(f.column) for f in fields)
         if conn.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(conn)}[]" for f in fields)
-            source = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+            types = ", ".join(f"{qn(f.column)} {f.db_type(conn)}" for f in fields)
+            source = f"SELECT {cols} FROM jsonb_to_recordset(%s::jsonb) AS x({types})"  # noqa: S608
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
             source = "VALUES " + ", ".join([row] * nrows)
@@ -302,11 +343,10 @@ def _insert_messages_returning(rows: list[ChatMessage]) -> list[ChatMessage]:
     ids: dict[tuple[str, str], int] = {}
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            columns = [
-                [conv(row.__dict__[a]) for row in rows]
-                for a, conv in zip(attnames, convs, strict=True)
-            ]
-            cursor.execute(_insert_sql(conn, len(rows)), columns)
+            columns = [f.column for f in fields]
+            plan = list(zip(columns, attnames, convs, strict=True))
+            doc = [{c: conv(row.__dict__[a]) for c, a, conv in plan} for row in rows]
+            cursor.execute(_insert_sql(conn, len(rows)), [json.dumps(doc, ensure_ascii=False)])
             for pk, platform, pmid in cursor.fetchall():
                 ids[(platform, pmid)] = pk
         else:
