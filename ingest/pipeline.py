@@ -33,6 +33,7 @@ class PipelineStats:
         self.duplicates = 0
         self.moderation = 0
         self.errors = 0
+        self.publish_errors = 0
         self.batches = 0
         self.started = time.monotonic()
 
@@ -112,7 +113,13 @@ class Pipeline:
         self.stats.stored += len(stored.messages)
         self.stats.duplicates += stored.duplicates
         self.stats.moderation += len(stored.moderation)
-        await publish_batch(stored)
+        try:
+            await publish_batch(stored)
+        except Exception:
+            # Stored is stored: a channel-layer outage (e.g. Redis restarting) must not stop
+            # ingest. Dashboards re-query what they missed when their socket reconnects.
+            self.stats.publish_errors += 1
+            log.exception("could not publish a stored batch of %d messages", len(stored.messages))
         for listener in self.listeners:
             try:
                 await listener(stored)

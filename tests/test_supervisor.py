@@ -160,3 +160,24 @@ async def test_demo_source_resumes_without_gaps_or_duplicates():
     sessions = await sync_to_async(LiveSession.objects.count)()
     numbers = sorted(int(i.rsplit("-", 1)[1]) for i in ids + mods) + [0] * sessions
     assert sorted(numbers) == list(range(40))
+
+
+async def test_a_channel_layer_outage_does_not_stop_storing_or_listeners(monkeypatch):
+    from ingest import pipeline as pipeline_module
+    from tests.factories import msg
+
+    async def broken_publish(stored):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(pipeline_module, "publish_batch", broken_publish)
+    seen = []
+
+    async def listener(stored):
+        seen.extend(m["platform_message_id"] for m in stored.messages)
+
+    src = await sync_to_async(ChatSource.objects.create)(platform="demo", identifier="x")
+    p = Pipeline(listeners=[listener])
+    stored = await p.process([msg(src, 1), msg(src, 2)])
+    assert len(stored.messages) == 2 and seen == ["m1", "m2"]
+    assert p.stats.publish_errors == 1
+    assert await sync_to_async(ChatMessage.objects.count)() == 2
