@@ -5,6 +5,8 @@ Twitch adapter (our IRC client + parser + mapping) and the REAL pipeline (store 
     .venv/bin/python bench/twitch_irc.py [--lines 5000 --seconds 5 --per-frame 5]
     .venv/bin/python bench/twitch_irc.py --database-url postgres://postgres@127.0.0.1:5432/chorus_twitch
 
+With --database-url the database (chorus_twitch* / chorus_bench* only) is dropped and re-created.
+
 Default database: a fresh SQLite file (WAL) in a temp dir; in-memory channel layer. Every line
 carries tmi-sent-ts = the moment the fake sent its frame, so end-to-end latency = the moment the
 pipeline has stored (and published) the message - that time (ms resolution).
@@ -50,9 +52,21 @@ async def run(args) -> int:
 
     # 2) end to end
     fake = subprocess.Popen(
-        [PYTHON, "-m", "tests.fakes.twitch_irc", "--burst", str(args.lines), "--seconds",
-         str(args.seconds), "--per-frame", str(args.per_frame)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ, LOG_LEVEL="WARNING"),
+        [
+            PYTHON,
+            "-m",
+            "tests.fakes.twitch_irc",
+            "--burst",
+            str(args.lines),
+            "--seconds",
+            str(args.seconds),
+            "--per-frame",
+            str(args.per_frame),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, LOG_LEVEL="WARNING"),
     )
     try:
         url = fake.stdout.readline().strip()
@@ -60,9 +74,12 @@ async def run(args) -> int:
         from django.conf import settings
 
         settings.TWITCH_IRC_URL = url
-        await sync_to_async(ChatSource.objects.filter(platform="twitch", identifier="streamer").delete)()
+        await sync_to_async(
+            ChatSource.objects.filter(platform="twitch", identifier="streamer").delete
+        )()
         src = await sync_to_async(ChatSource.objects.create)(
-            platform="twitch", identifier="streamer", settings={"stream_poll_seconds": 0})
+            platform="twitch", identifier="streamer", settings={"stream_poll_seconds": 0}
+        )
         latencies: list[float] = []
         seen: dict[str, int] = {}
         recv = {"first": None, "last": None, "n": 0}
@@ -107,25 +124,53 @@ async def run(args) -> int:
     lat = sorted(latencies)
     recv_span = (recv["last"] - recv["first"]) if recv["first"] else float("nan")
     store_span = (stored_t["last"] - recv["first"]) if stored_t["first"] else float("nan")
-    db = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite (WAL)"
-    print(f"Twitch IRC bench: {args.lines} lines in {args.seconds:g} s, {args.per_frame} lines/frame, {db}")
+    db = (
+        "PostgreSQL"
+        if os.environ.get("DATABASE_URL", "").startswith("postgres")
+        else "SQLite (WAL)"
+    )
+    print(
+        f"Twitch IRC bench: {args.lines} lines in {args.seconds:g} s, {args.per_frame} lines/frame, {db}"
+    )
     print(f"  parser capacity (parse+map, 1 core): {parse_rate:,.0f} lines/s")
-    print(f"  received+parsed by the adapter:      {recv['n'] / recv_span:,.0f} lines/s ({recv['n']} lines over {recv_span:.2f} s)")
-    print(f"  stored by the pipeline:              {len(seen) / store_span:,.0f} lines/s ({stored} rows, first line -> last stored {store_span:.2f} s)")
-    print(f"  end-to-end latency (sent -> stored+published): p50 {percentile(lat, 50) * 1000:.0f} ms, "
-          f"p95 {percentile(lat, 95) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
+    print(
+        f"  received+parsed by the adapter:      {recv['n'] / recv_span:,.0f} lines/s ({recv['n']} lines over {recv_span:.2f} s)"
+    )
+    print(
+        f"  stored by the pipeline:              {len(seen) / store_span:,.0f} lines/s ({stored} rows, first line -> last stored {store_span:.2f} s)"
+    )
+    print(
+        f"  end-to-end latency (sent -> stored+published): p50 {percentile(lat, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(lat, 95) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+    )
     print(f"  lost {lost}, duplicates {dups}, malformed/skipped {adapter.skipped_lines}")
     return 1 if (lost or dups or stored != args.lines) else 0
 
 
+def fresh_database(url: str) -> None:
+    """Drop and re-create the bench's PostgreSQL database (a fresh key encrypts its secrets)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    if not name.startswith(("chorus_twitch", "chorus_bench")):
+        raise SystemExit(f"refusing to recreate database {name!r} (chorus_twitch*/chorus_bench* only)")
+    with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--lines", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--per-frame", type=int, default=5)
     ap.add_argument("--database-url", default="", help="PostgreSQL URL (default: fresh SQLite)")
     args = ap.parse_args()
     extra = {"DATABASE_URL": args.database_url} if args.database_url else {}
+    if args.database_url:
+        fresh_database(args.database_url)
     env = bench_env("embedded", temp_dir("chorus-twitch-bench-"), **extra)
     env["INGEST_IN_PROCESS"] = "false"
     prepare_django(env)
