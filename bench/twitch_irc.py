@@ -95,6 +95,17 @@ async def run(args) -> int:
                 stored_t["last"] = now
 
         pipeline = Pipeline(listeners=[listener])
+        batch_times: list[tuple[int, float]] = []
+        original_process = pipeline.process
+
+        async def timed_process(batch):
+            t = time.perf_counter()
+            try:
+                return await original_process(batch)
+            finally:
+                batch_times.append((len(batch), time.perf_counter() - t))
+
+        pipeline.process = timed_process
         pipeline.start()
 
         async def submit(ev):
@@ -143,6 +154,11 @@ async def run(args) -> int:
         f"  end-to-end latency (sent -> stored+published): p50 {percentile(lat, 50) * 1000:.0f} ms, "
         f"p95 {percentile(lat, 95) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
     )
+    if batch_times:
+        sizes = [n for n, _ in batch_times]
+        secs = sorted(d for _, d in batch_times)
+        print(f"  pipeline: {len(batch_times)} batches, mean {sum(sizes) / len(sizes):.0f} events, "
+              f"store+publish p50 {percentile(secs, 50) * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms")
     print(f"  lost {lost}, duplicates {dups}, malformed/skipped {adapter.skipped_lines}")
     return 1 if (lost or dups or stored != args.lines) else 0
 
