@@ -63,6 +63,8 @@ def test_poll_votes_one_per_participant_changes_and_invalid():
     res = svc.record_answers(poll.pk, [svc.Answer(a.pk, choice_id=blue)])
     assert res.outcomes == ["changed"]
     assert Vote.objects.filter(question=poll).count() == 2
+    stored = Vote.objects.filter(question=poll).first()
+    assert abs((stored.created_at - timezone.now()).total_seconds()) < 60 and stored.via == "web"
     counts = {c["text"]: c["count"] for c in question_results(poll)["choices"]}
     assert counts == {"Red": 0, "Green": 0, "Blue": 2}
     Meeting.objects.filter(pk=m.pk).update(allow_vote_change=False)
