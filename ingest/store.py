@@ -70,10 +70,22 @@ def _author_fields(a) -> dict:
 
 
 def _upsert_authors(events: list[ChatEvent], now) -> dict[tuple[str, str], ChatAuthor]:
+    # Only what a person SAYS describes them (roles, badges); a ban or timeout names its target
+    # without badges and must not wipe them.
     wanted: dict[tuple[str, str], dict] = {}
+    spoke: set[tuple[str, str]] = set()
     for ev in events:
-        if ev.author is not None:
-            wanted[(ev.platform, ev.author.id)] = _author_fields(ev.author)
+        if ev.author is None:
+            continue
+        key = (ev.platform, ev.author.id)
+        fields_ = _author_fields(ev.author)
+        if ev.kind in MESSAGE_KINDS:
+            spoke.add(key)
+            wanted[key] = fields_
+        elif key not in spoke:
+            fields_.pop("roles")
+            fields_.pop("badges")
+            wanted[key] = fields_
     if not wanted:
         return {}
     by_platform = defaultdict(list)
@@ -101,13 +113,14 @@ def _upsert_authors(events: list[ChatEvent], now) -> dict[tuple[str, str], ChatA
     changed = []
     for key, fields_ in wanted.items():
         author = found[key]
-        stale = (now - author.last_seen) > timedelta(minutes=5)
+        stale = key in spoke and (now - author.last_seen) > timedelta(minutes=5)
         dirty = any(getattr(author, k) != v for k, v in fields_.items() if v or k == "roles")
         if dirty or stale:
             for k, v in fields_.items():
                 if v or k == "roles":
                     setattr(author, k, v)
-            author.last_seen = now
+            if key in spoke:
+                author.last_seen = now
             changed.append(author)
     if changed:
         ChatAuthor.objects.bulk_update(

@@ -204,3 +204,12 @@ def test_invalid_events_are_refused_by_the_schema():
         ChatEvent(
             kind=Kind.PAID, platform="demo", id="x", author=author(), amount=Decimal(1)
         )  # no currency
+
+
+def test_a_ban_does_not_wipe_the_targets_roles():
+    src = source()
+    sub = author(uid="s", login="sub", name="Sub", roles=["subscriber"])
+    store_batch([msg(src, 1, who=sub)])
+    bare = author(uid="s", login="sub", name="Sub")  # moderation events carry no badges
+    store_batch([ChatEvent(kind=Kind.TIMEOUT, platform="demo", source_id=src.pk, id="t1", author=bare, duration_seconds=60, sent_at=T0 + timedelta(seconds=5))])
+    assert ChatAuthor.objects.get(platform_user_id="s").roles == ["subscriber"]
