@@ -11,7 +11,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, signals
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # How far back a whole-chat clear reaches (platform clears only what is on screen).
 CLEAR_WINDOW = timedelta(hours=24)
+ZERO = timedelta(0)
 
 _STATE_FOR_KIND = {
     Kind.DELETION: PlatformState.DELETED,
@@ -275,13 +276,16 @@ def _converters(conn) -> list:
                 return f.get_db_prep_save(v, conn)
 
         elif kind == "DateTimeField":
+            utc_db = conn.vendor == "sqlite" and conn.timezone == UTC
 
-            def conv(v, f=f):
+            def conv(v, f=f, utc_db=utc_db):
                 if v is None:
                     return None
-                if v.tzinfo is not None:
-                    return ops.adapt_datetimefield_value(v)
-                return f.get_db_prep_save(v, conn)  # naive: Django's warning and conversion
+                if v.tzinfo is None:
+                    return f.get_db_prep_save(v, conn)  # naive: Django's warning and conversion
+                if utc_db and v.utcoffset() == ZERO:  # what adapt_datetimefield_value gives
+                    return str(v.replace(tzinfo=None))
+                return ops.adapt_datetimefield_value(v)
 
         elif kind == "JSONField":
 
