@@ -131,6 +131,8 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
         outcome = await live.hub().submit(kind, self.meeting_id, question_id, entry)
         if outcome in (services.OK, services.CHANGED):
             return {"result": outcome}
+        if kind == "word" and outcome == services.DUPLICATE:
+            raise CommandError("duplicate", "you already added this word")
         raise CommandError(*OUTCOME_ERRORS.get(outcome, ("invalid", outcome)))
 
     @command("vote", Vote, permission="is_participant")

@@ -42,7 +42,11 @@ from polls.services import apply_command
 ctf = Meeting.objects.create(title="CTF")
 Flag.objects.create(meeting=ctf, name="Poster", code="p0ster", points=10, first_blood_bonus=5)
 apply_command(ctf.pk, "start")
-print(json.dumps({"cookie_name": settings.SESSION_COOKIE_NAME,
+wc = Meeting.objects.create(title="Words")
+Question.objects.create(meeting=wc, order=0, kind="wordcloud", text="One word?", max_words=2)
+Question.objects.create(meeting=wc, order=1, kind="rating", text="Rate it", rating_max=5)
+print(json.dumps({"wc": wc.pk, "wc_code": wc.join_code,
+                  "cookie_name": settings.SESSION_COOKIE_NAME,
                   "host": c.cookies[settings.SESSION_COOKIE_NAME].value,
                   "meeting": m.pk, "code": m.join_code, "ctf": ctf.pk, "ctf_code": ctf.join_code}))
 """
@@ -166,3 +170,40 @@ def test_scanning_a_flag_qr_code_joins_and_scores_the_flag(server, browser):
     page.click("#flag-form button[type=submit]")
     page.wait_for_selector("#flag-result:text('not a valid flag')", timeout=WAIT_MS)
     ctx.close()
+
+
+def test_word_cloud_and_rating_charts_on_the_dashboard(server, browser):
+    info = server.info
+    host_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    host_ctx.add_cookies([{"name": info["cookie_name"], "value": info["host"], "url": server.url}])
+    host = host_ctx.new_page()
+    errors = []
+    host.on("pageerror", lambda e: errors.append(str(e)))
+    host.goto(f"{server.url}/host/{info['wc']}/")
+    host.wait_for_selector("#conn:text('live')", timeout=WAIT_MS)
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.url}/join/?code={info['wc_code']}")
+    page.fill("#nickname", "Wordy")
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#meeting:not([hidden])", timeout=WAIT_MS)
+    host.click("button[data-cmd='question.next']")
+    page.wait_for_selector("#stage form input", timeout=WAIT_MS)
+    for word in ("Python", "python!"):
+        page.fill("#stage form input", word)
+        page.press("#stage form input", "Enter")
+        page.wait_for_selector("#answer-status", timeout=WAIT_MS)
+        page.wait_for_timeout(300)
+    assert "already" in page.locator("#answer-status").inner_text()  # case-folded duplicate
+    host.wait_for_selector("#counts td:text('python')", timeout=WAIT_MS)
+    assert host.locator("#chart svg").count() >= 1  # AnyChart tag cloud
+    host.click("button[data-cmd='question.next']")
+    page.wait_for_selector(".rating button", timeout=WAIT_MS)
+    page.locator(".rating button", has_text="4").click()
+    page.wait_for_selector("#answer-status:text('Answer recorded')", timeout=WAIT_MS)
+    host.wait_for_selector("#average:text('Average: 4')", timeout=WAIT_MS)
+    assert host.locator("#chart svg").count() >= 1  # AnyChart column chart
+    assert errors == []
+    ctx.close()
+    host_ctx.close()
