@@ -114,9 +114,13 @@ def test_two_participants_vote_and_chat_votes_reach_the_host_dashboard(server, b
     # Ann changes her mind (allowed for polls until they close).
     ann.locator(".choices button", has_text="Green").click()
     ann.wait_for_selector("#answer-status:text('Answer changed')", timeout=WAIT_MS)
+    # Ann's change keeps the total at 2: wait for the counts themselves.
     host.wait_for_function(
-        "() => document.querySelector('#answers').textContent === '2'", timeout=WAIT_MS
+        """() => [...document.querySelectorAll('#counts tr')].some(
+            tr => tr.textContent.includes('Green') && tr.querySelector('td.count').textContent === '2')""",
+        timeout=WAIT_MS,
     )
+    assert host.locator("#answers").inner_text() == "2"
     assert count_of(host, "Red").inner_text() == "0"
     assert count_of(host, "Green").inner_text() == "2"
     assert host.locator("#chart svg").count() >= 1  # AnyChart drew the live chart
