@@ -13,6 +13,7 @@ import json
 from channels.db import database_sync_to_async
 
 from overlays import live, services
+from overlays.fanout import Member, local_groups
 from overlays.models import OverlayKind
 from polls.live import host_group, participants_group
 
@@ -31,7 +32,11 @@ def _public_results_text(text: str) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-class OverlayConsumer(FrameConsumer):
+class OverlayConsumer(Member, FrameConsumer):
+    """Groups are joined through overlays.fanout (one relay per group and process), not one
+    channel-layer membership per socket: a frame to 2,000 overlays is one channel-layer message
+    per server process."""
+
     channel = "overlay"
     _results_cache: tuple[str, str] = ("", "")
 
@@ -45,6 +50,9 @@ class OverlayConsumer(FrameConsumer):
         return True
 
     async def groups_for(self):
+        return []  # see overlay_groups / hello
+
+    def overlay_groups(self) -> list[str]:
         ov = self.overlay
         groups = [live.overlay_group(ov.pk)]
         if ov.kind in (OverlayKind.FEATURED, OverlayKind.TICKER, OverlayKind.ALERTS):
@@ -56,13 +64,28 @@ class OverlayConsumer(FrameConsumer):
         return groups
 
     async def hello(self):
+        # Listen first, then read the state: nothing that happens in between is lost.
+        self.relay_setup()
+        self.local = local_groups(self.channel_layer)
+        self.relayed = []
+        for group in self.overlay_groups():
+            await self.local.add(group, self)
+            self.relayed.append(group)
         ov = self.overlay
         state = await database_sync_to_async(services.initial_state)(ov)
         settings = services.effective_settings(ov)
         return {"overlay": services.overlay_public_dict(ov, settings), "state": state}
 
-    async def frame_forward(self, event):
-        text = event["frame"]
+    async def connect(self):
+        await super().connect()
+        self.relay_release()  # frames that arrived while the hello was prepared, after it
+
+    async def disconnect(self, code):
+        for group in getattr(self, "relayed", []):
+            await self.local.discard(group, self)
+        await super().disconnect(code)
+
+    def transform(self, text: str) -> str | None:
         if self.meeting_frames:
             # Of the meeting groups only the public state and the live results go on air; host
             # frames (plan, flags, chat) are dropped and quiz answers are taken out of results.
@@ -73,8 +96,13 @@ class OverlayConsumer(FrameConsumer):
                     OverlayConsumer._results_cache = (text, cached_out)
                 text = cached_out
             elif not text.startswith(_STATE_PREFIX) and not text.startswith('{"type":"overlay.'):
-                return
-        await self.send(text_data=text)
+                return None
+        return text
+
+    async def frame_forward(self, event):
+        text = self.transform(event["frame"])
+        if text is not None:
+            await self.send(text_data=text)
 
     async def overlay_close(self, event):
         """The token was revoked or regenerated: say so, then hang up."""

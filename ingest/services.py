@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .models import ChatMessage, ChatSource, MessageAction, MessageStatus
@@ -14,6 +15,10 @@ from .publish import MODERATION_GROUP, publish_sync
 from .serializers import message_dict
 
 EDITABLE = ("status", "note", "display_selected", "pinned")
+
+# Sent after a reorder commits (bulk_update sends no post_save), with ``order`` (message ids).
+# The overlays app listens and resends the featured state of the meetings concerned.
+display_reordered = Signal()
 
 
 class ServiceError(Exception):
@@ -96,6 +101,7 @@ def reorder_display(*, user, order: list[int], via: str = "api") -> list[int]:
             "by": user.get_username() if user else None,
         }
         transaction.on_commit(lambda: publish_sync(MODERATION_GROUP, frame))
+        transaction.on_commit(lambda: display_reordered.send(sender=None, order=order))
     return order
 
 

@@ -14,6 +14,7 @@ from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
 
 from ingest.models import ChatMessage, MessageStatus, PlatformState
+from ingest.services import display_reordered
 
 log = logging.getLogger(__name__)
 WATCHED = ("display_selected", "pinned", "status", "platform_state", "display_order")
@@ -70,3 +71,20 @@ def changed(sender, instance, created, raw=False, **kwargs):
             log.exception("could not tell the overlays about message %s", pk)
 
     transaction.on_commit(after_commit)
+
+
+@receiver(display_reordered, dispatch_uid="overlays_reordered")
+def reordered(sender, order, **kwargs):
+    """A reorder (display manager or /api/manage/reorder/) -> the meetings' featured state."""
+    from polls.models import Meeting
+
+    from . import live
+
+    try:
+        meetings = set(
+            Meeting.objects.filter(sources__messages__pk__in=order).values_list("pk", flat=True)
+        )
+        for mid in meetings:
+            live.featured_changed(mid)
+    except Exception:
+        log.exception("could not tell the overlays about a reorder")

@@ -49,6 +49,39 @@ tokens = {}
 for kind in ["featured", "ticker", "alerts", "question", "wordcloud", "scoreboard", "joincard"]:
     ov, token = services.create_overlay(meeting=m, kind=kind, name=kind.title())
     tokens[kind] = token
+
+# Meetings in the states worth a screenshot (one per state: a meeting has one current question).
+from polls import services as ps
+
+def staged(title, kind, answers, *, results=False, scores=None, words=None):
+    mm = standard(title=title)
+    q = mm.questions.get(kind=kind)
+    ps.apply_command(mm.pk, "start")
+    ps.apply_command(mm.pk, "goto", q.pk)
+    people = [ps.join(mm, n)[0] for n in ["Ana", "Ben", "Cleo", "Dan", "Eli", "Fay", "Gus"]]
+    for p, a in zip(people, answers):
+        ans = ps.Answer(participant_id=p.pk, value=a) if kind == "rating" else ps.Answer(participant_id=p.pk, raw=a)
+        ps.record_answers(q.pk, [ans], mm.pk)
+    if words:
+        ps.record_words(q.pk, [(people[i % 7].pk, w) for i, w in enumerate(words)], mm.pk)
+    if scores:
+        from polls.models import Participant
+        for p, sc in zip(people, scores):
+            Participant.objects.filter(pk=p.pk).update(score=sc)
+    if results:
+        ps.apply_command(mm.pk, "close")
+        ps.apply_command(mm.pk, "results")
+    return mm
+
+poll_meeting = staged("Poll", "poll", "ABBCBAB", scores=[820, 1460, 990, 400, 1210, 300, 760])
+for name, mm, kind in [
+    ("question-poll", poll_meeting, "question"),
+    ("scoreboard", poll_meeting, "scoreboard"),
+    ("question-quiz-reveal", staged("Quiz", "quiz", "ABCABCA", results=True), "question"),
+    ("wordcloud", staged("Words", "wordcloud", "", words=["pizza", "tacos", "pizza", "sushi", "ramen", "pizza", "tacos", "curry", "pho", "bagels"]), "wordcloud"),
+    ("question-rating", staged("Rating", "rating", [5, 4, 5, 3, 4, 5, 2]), "question"),
+]:
+    tokens[name] = services.create_overlay(meeting=mm, kind=kind)[1]
 print(json.dumps({
     "cookie_name": settings.SESSION_COOKIE_NAME,
     "boss": c.cookies[settings.SESSION_COOKIE_NAME].value,
@@ -314,7 +347,6 @@ def test_screenshots_of_every_overlay_kind(pages, server):
     """Not a pixel test: real pages in every state worth seeing, saved for a human to look at."""
     mod = manager(pages, server)
     unselect_all(mod, server)
-    mid = server.info["meeting"]
     server.chat(
         message("GG everyone! That last round was wild", who=("u2", "bea", "Bea"), id="s1"),
         message("Can you explain the second question again?", who=("u3", "carl", "Carl"),
@@ -337,70 +369,28 @@ def test_screenshots_of_every_overlay_kind(pages, server):
     alerts.locator(".alert").wait_for(timeout=WAIT_MS)
     shot(alerts, "alerts")
 
-    # Meeting overlays: state set in the database, the page loads it from its hello frame.
-    server.django(f"""
-from polls import services
-from polls.models import Meeting, Participant
-m = Meeting.objects.get(pk={mid})
-services.apply_command(m.pk, "start")
-poll = m.questions.get(kind="poll")
-services.apply_command(m.pk, "goto", poll.pk)
-people = [services.join(m, n)[0] for n in ["Ana", "Ben", "Cleo", "Dan", "Eli", "Fay", "Gus"]]
-for p, c, s in zip(people, [0, 1, 1, 2, 1, 0, 1], [820, 1460, 990, 400, 1210, 300, 760]):
-    services.record_answers(poll.pk, [services.Answer(participant_id=p.pk, raw="ABC"[c])], m.pk)
-    Participant.objects.filter(pk=p.pk).update(score=s)
-""")
-    q = overlay(pages, server, "question", "?size=26")
+    # Meeting overlays (meetings staged by SETUP): the page loads the state from its hello frame.
+    q = overlay(pages, server, "question-poll", "?size=26")
     q.locator(".choice").first.wait_for(timeout=WAIT_MS)
     assert q.locator(".total").inner_text() == "7 answers"
+    assert q.locator(".choice .pct").all_inner_texts() == ["29% (2)", "57% (4)", "14% (1)"]
+    assert q.locator(".choice.correct").count() == 0
     shot(q, "question-poll")
     sb = overlay(pages, server, "scoreboard")
     sb.locator(".step-1").wait_for(timeout=WAIT_MS)
     assert sb.locator(".step-1 .nick").inner_text() == "Ben"
     shot(sb, "scoreboard")
-
-    server.django(f"""
-from polls import services
-from polls.models import Meeting
-m = Meeting.objects.get(pk={mid})
-quiz = m.questions.get(kind="quiz")
-services.apply_command(m.pk, "goto", quiz.pk)
-for i, p in enumerate(m.participants.order_by("id")):
-    services.record_answers(quiz.pk, [services.Answer(participant_id=p.pk, raw="ABC"[i % 3])], m.pk)
-services.apply_command(m.pk, "close")
-services.apply_command(m.pk, "results")
-""")
-    quiz = overlay(pages, server, "question", "?size=26")
+    quiz = overlay(pages, server, "question-quiz-reveal", "?size=26")
     quiz.locator(".choice.correct").first.wait_for(timeout=WAIT_MS)
+    assert quiz.locator(".choice.correct .c-text").all_inner_texts() == ["4", "Four"]
     shot(quiz, "question-quiz-reveal")
-
-    server.django(f"""
-from polls import services
-from polls.models import Meeting
-m = Meeting.objects.get(pk={mid})
-wc = m.questions.get(kind="wordcloud")
-services.apply_command(m.pk, "goto", wc.pk)
-words = ["pizza", "tacos", "pizza", "sushi", "ramen", "pizza", "tacos", "curry", "pho", "bagels"]
-people = list(m.participants.order_by("id"))
-services.record_words(wc.pk, [(people[i % len(people)].pk, w) for i, w in enumerate(words)], m.pk)
-rating = m.questions.get(kind="rating")
-""")
     wc = overlay(pages, server, "wordcloud", "?theme=light")
     wc.locator(".word").first.wait_for(timeout=WAIT_MS)
     assert wc.locator(".word").first.inner_text() == "pizza"
     shot(wc, "wordcloud")
-
-    server.django(f"""
-from polls import services
-from polls.models import Meeting
-m = Meeting.objects.get(pk={mid})
-rating = m.questions.get(kind="rating")
-services.apply_command(m.pk, "goto", rating.pk)
-for i, p in enumerate(m.participants.order_by("id")):
-    services.record_answers(rating.pk, [services.Answer(participant_id=p.pk, value=[5, 4, 5, 3, 4, 5, 2][i])], m.pk)
-""")
-    rating = overlay(pages, server, "question")
+    rating = overlay(pages, server, "question-rating")
     rating.locator(".rating-row").first.wait_for(timeout=WAIT_MS)
+    assert rating.locator(".total").inner_text().startswith("Average 4 / 5")
     shot(rating, "question-rating")
 
     jc = overlay(pages, server, "joincard", "?theme=light")
@@ -409,7 +399,7 @@ for i, p in enumerate(m.participants.order_by("id")):
     jc.wait_for_function("document.querySelector('.qr').naturalWidth > 0", timeout=WAIT_MS)
     shot(jc, "joincard")
 
-    dash = pages(f"/overlays/{mid}/", staff=True, width=1280, height=900)
+    dash = pages(f"/overlays/{server.info['meeting']}/", staff=True, width=1280, height=900)
     assert dash.response.status == 200
     assert dash.locator(".overlay-card").count() == 7
     dash.wait_for_timeout(1500)

@@ -12,6 +12,7 @@
   var status = document.getElementById("settings-status");
   var csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
   var dragging = false;
+  var heldTimer = null;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -68,6 +69,9 @@
       li.appendChild(actions);
       list.appendChild(li);
     });
+    // Held messages (capture delay) go on air by themselves: show it when they do.
+    clearTimeout(heldTimer);
+    if (state.messages.some(function (m) { return m.held; })) heldTimer = setTimeout(refresh, 1000);
     var s = state.settings;
     if (document.activeElement === null || !form.contains(document.activeElement)) {
       form.rotation_seconds.value = s.rotation_seconds;
