@@ -49,6 +49,8 @@ class _Pending:
 RESULTS_INTERVAL = 0.1
 # Largest batch of websocket answers written in one transaction.
 VOTE_BATCH = 1000
+# How long the first answer of a batch waits for others (seconds).
+BATCH_WAIT = 0
 
 
 class Hub:
@@ -73,7 +75,7 @@ class Hub:
 
     async def _write_loop(self):
         while self.pending:
-            await asyncio.sleep(0)  # let the frames already received join this batch
+            await asyncio.sleep(BATCH_WAIT)  # let the frames already received join this batch
             batch, self.pending = self.pending[: self.batch_max], self.pending[self.batch_max :]
             try:
                 results = await database_sync_to_async(_write_batch)(batch)
