@@ -268,3 +268,15 @@ def test_scoreboard_ties_go_to_who_reached_the_score_first():
     assert [r["id"] for r in board] == [early.pk, late.pk]
     assert [r["rank"] for r in board] == [1, 2]
     assert svc.me(late.pk)["rank"] == 2
+
+
+def test_timed_streak_is_broken_by_not_answering():
+    m = standard(scoring_mode="timed", streak_bonus=50)
+    quiz = q(m, K.QUIZ)
+    answered, silent = people(m, 2)
+    Participant.objects.filter(pk__in=[answered.pk, silent.pk]).update(streak=3)
+    goto(m, K.QUIZ)
+    svc.record_answers(quiz.pk, [svc.Answer(answered.pk, choice_id=choice(quiz, "4").pk)])
+    svc.apply_command(m.pk, "close")
+    streaks = dict(Participant.objects.values_list("nickname", "streak"))
+    assert streaks == {"p0": 4, "p1": 0}
