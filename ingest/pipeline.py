@@ -9,6 +9,7 @@ second is a few dozen channel-layer messages, well under the layer's per-channel
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,7 @@ class Pipeline:
         await self.queue.put(event)
 
     def start(self) -> asyncio.Task:
+        freeze_startup_heap()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self.run(), name="chorus-pipeline")
         return self._task
@@ -144,6 +146,24 @@ class Pipeline:
             total.duplicates += one.duplicates
             total.message_objects += one.message_objects
         return total
+
+
+_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Once per process: move what start-up allocated (Django, apps, modules: ~100 MB of objects
+    that live forever) out of the cyclic garbage collector's reach (gc.freeze).
+
+    Measured in the ingest bench: without it, a full collection re-scanned that heap every few
+    seconds for nothing (0-20 objects freed) and froze the event loop 90-200 ms each time (the
+    biggest part of the dashboards' p99); after it, 10-20 ms. Later garbage is still collected.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 async def publish_batch(stored: StoredBatch) -> None:
