@@ -4,9 +4,9 @@ Rules live in bots/rules.py; this module only wires them to meetings, chat sourc
 Configuration is re-read every few seconds (admin changes apply without restart); runtime state
 (cooldowns, revolution windows, timer turns) survives the reload.
 
-Revolution counters are published to the meeting's host dashboard group (``meeting.<id>.host``)
-at most once per batch; a fired revolution is published as an ``alert`` frame to
-``meeting.<id>.host`` and ``alerts.<id>`` (the alerts overlay).
+Revolution counters are published to the host dashboard's bots panel (group
+``bots.meeting.<id>``) at most once per batch; a fired revolution is published as an ``alert``
+frame to that panel and to ``alerts.<id>`` (the alerts overlay).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ RELOAD_SECONDS = 5.0
 BUILTINS = ("score", "top", "join")
 
 
-def host_group(meeting_id: int) -> str:
-    return f"meeting.{meeting_id}.host"
+def panel_group(meeting_id: int) -> str:
+    """The host dashboard's bots panel (consumers/bots.py)."""
+    return f"bots.meeting.{meeting_id}"
 
 
 def alerts_group(meeting_id: int) -> str:
@@ -250,10 +251,15 @@ class BotEngine:
                 cmd = parse_command(msg.text, cfg.prefix)
                 if cmd is not None:
                     await self._command(cfg, st, msg, cmd, counts)
-        for (meeting_id, rev_id), count in counts.items():
+        for (meeting_id, rev_id), (count, threshold) in counts.items():
             await publish(
-                host_group(meeting_id),
-                {"type": "revolution.count", "revolution_id": rev_id, "count": count},
+                panel_group(meeting_id),
+                {
+                    "type": "revolution.count",
+                    "revolution_id": rev_id,
+                    "count": count,
+                    "threshold": threshold,
+                },
             )
 
     async def _command(self, cfg, st, msg, cmd, counts) -> None:
@@ -263,7 +269,7 @@ class BotEngine:
             if cmd.name == r["command"]:
                 counter = st.revolutions[r["id"]]
                 fired = counter.call(f"{msg.platform}:{author.platform_user_id}")
-                counts[(cfg.id, r["id"])] = 0 if fired else counter.count()
+                counts[(cfg.id, r["id"])] = (0 if fired else counter.count(), r["threshold"])
                 if fired:
                     await self._fire_revolution(cfg, r)
                 return
@@ -306,7 +312,7 @@ class BotEngine:
             "message": r["message"],
             "video_url": r["video_url"],
         }
-        await publish([host_group(cfg.id), alerts_group(cfg.id)], frame)
+        await publish([panel_group(cfg.id), alerts_group(cfg.id)], frame)
         for sid in sorted(cfg.source_ids):
             await self._post(sid, r["message"], quiet=True)
         if r["obs_connection_id"] and r["obs_actions"]:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from consumers.bots import BotsConsumer
 from consumers.meeting import HostConsumer, ParticipantConsumer
 from consumers.moderation import ModerationConsumer
 from consumers.overlay import OverlayConsumer
@@ -10,6 +11,7 @@ websocket_urlpatterns = [
     path("ws/moderation/", ModerationConsumer.as_asgi()),
     path("ws/meeting/<str:code>/", ParticipantConsumer.as_asgi()),
     path("ws/host/<int:meeting_id>/", HostConsumer.as_asgi()),
+    path("ws/bots/<int:meeting_id>/", BotsConsumer.as_asgi()),
 ]
 
 # OBS browser sources: the token in the path is the credential; routed outside the Origin check

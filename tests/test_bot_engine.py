@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from bots.engine import BotEngine, host_group
+from bots.engine import BotEngine, panel_group
 from bots.models import BotConfig, ChatCommand, Revolution, TimerMessage
 from ingest.store import store_batch
 from polls.models import Meeting, Participant
@@ -116,7 +116,7 @@ async def test_revolution_fires_once_with_enough_distinct_viewers(setup):
     )
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(host_group(meeting.pk), channel)
+    await layer.group_add(panel_group(meeting.pk), channel)
     engine, sent, clock = make_engine()
     await feed(
         engine,
