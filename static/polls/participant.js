@@ -92,7 +92,18 @@
       state = f;
       $("m-title").textContent = f.meeting.title;
       var changed = !prev || prev.meeting.version !== f.meeting.version;
-      if (joined && changed && f.type === "meeting.state") { status(""); refreshMe(); }
+      if (joined && changed && f.type === "meeting.state") {
+        status("");
+        var qid = f.question ? f.question.id : null;
+        var prevQid = prev && prev.question ? prev.question.id : null;
+        if (me && qid !== prevQid) { me.answer = null; me.words = []; }
+        // Scores and correctness change at results time; a crowd spreads its requests over 1.5 s
+        // instead of asking the server all at once.
+        var s = f.meeting.state;
+        if (s === "results" || s === "scoreboard" || s === "after") {
+          setTimeout(refreshMe, Math.random() * 1500);
+        }
+      }
       render();
     }
   }
