@@ -39,7 +39,7 @@ from .convert import (
     message_id,
     skip_reason,
 )
-from .db import retry_locked, run_db
+from .db import retry_locked, run_async, run_db
 from .followups import FOLLOWUPS, Followup
 from .users import UserCache
 
@@ -81,7 +81,6 @@ class DirectSink:
         self.via_loop = via_loop
 
     def submit(self, events: list[ChatEvent]) -> None:
-        from asgiref.sync import async_to_sync
         from django.conf import settings
         from django.utils.module_loading import import_string
 
@@ -91,10 +90,10 @@ class DirectSink:
         for ev in events:
             ev.source_id = self.source_id
         stored = (run_db if self.via_loop else retry_locked)(store_batch, events)
-        async_to_sync(publish_batch)(stored)
+        run_async(publish_batch, stored)
         for path in settings.CHORUS_PIPELINE_LISTENERS:
             try:
-                async_to_sync(import_string(path.replace(":", ".")))(stored)
+                run_async(import_string(path.replace(":", ".")), stored)
             except Exception:
                 log.exception("pipeline listener %s failed", path)
 

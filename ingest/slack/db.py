@@ -55,3 +55,32 @@ def run_db(fn, *args, **kwargs):
         call = sync_to_async(retry_locked, thread_sensitive=True)
         return asyncio.run_coroutine_threadsafe(call(fn, *args, **kwargs), loop).result(120)
     return retry_locked(fn, *args, **kwargs)
+
+
+_bg_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """A long-lived loop for async work started from threads when no ingest loop runs here
+    (publishing, pipeline listeners that keep tasks running, e.g. coalescing overlays)."""
+    global _bg_loop
+    with _lock:
+        if _bg_loop is None or not _bg_loop.is_running():
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run():
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=run, name="slack-async", daemon=True).start()
+            ready.wait(5)
+            _bg_loop = loop
+        return _bg_loop
+
+
+def run_async(fn, *args, timeout: float = 60.0):
+    """Run coroutine function ``fn(*args)`` on the ingest loop (or a background loop); wait."""
+    loop = _loop if _loop is not None and _loop.is_running() else _background_loop()
+    return asyncio.run_coroutine_threadsafe(fn(*args), loop).result(timeout)

@@ -111,7 +111,7 @@ class Followups:
         with transaction.atomic():
             rows = {
                 m.platform_message_id: m
-                for m in ChatMessage.objects.select_for_update()
+                for m in ChatMessage.objects.select_for_update(of=("self",))
                 .filter(platform="slack", platform_message_id__in=ids)
                 .select_related("author", "reviewed_by")
             }
