@@ -1,5 +1,7 @@
 """Slack over Socket Mode: the real SlackAdapter + slack-bolt + slack-sdk against tests/fakes/slack.py."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -118,3 +120,47 @@ async def test_bad_credentials_fail_the_source_with_the_reason(fake, credentials
     adapter = SlackAdapter(SourceConfig.from_model(src), None, status=NullStatus())
     with pytest.raises(FatalAdapterError, match=error):
         await adapter.run()
+
+
+async def test_the_supervisor_runs_channels_with_account_credentials_encrypted(fake, settings):  # noqa: F811
+    """Tokens stored on a PlatformAccount (encrypted at rest); two channels via the supervisor."""
+    from django.db import connection
+
+    from ingest.locks import LocalLeases
+    from ingest.models import ChatSource, PlatformAccount
+    from ingest.pipeline import Pipeline
+    from ingest.supervisor import Supervisor
+    from tests.fakes.slack import APP_TOKEN, BOT_TOKEN
+
+    def setup():
+        account = PlatformAccount.objects.create(
+            platform="slack",
+            account_id="T0NEWS",
+            display_name="Newsroom",
+            credentials={"bot_token": BOT_TOKEN, "app_token": APP_TOKEN},
+        )
+        fake.channels["C0SECOND"] = []
+        for channel in (CHANNEL, "C0SECOND"):
+            ChatSource.objects.create(platform="slack", identifier=channel, account=account)
+        with connection.cursor() as cur:
+            cur.execute("SELECT credentials FROM ingest_platformaccount")
+            raw = str(cur.fetchone()[0])
+        assert BOT_TOKEN not in raw and APP_TOKEN not in raw
+
+    await sync_to_async(setup)()
+    sup = Supervisor(Pipeline(listeners=[], flush_ms=20), leases=LocalLeases(), sync_seconds=0.2)
+    task = asyncio.create_task(sup.run())
+    try:
+        await until(
+            lambda: ChatSource.objects.filter(status="connected").count() == 2, what="connected"
+        )
+        assert fake.connections == 1
+        m1 = fake.add_message(CHANNEL, "U0ANN", "one")
+        m2 = fake.add_message("C0SECOND", "U0BOB", "two")
+        await sync_to_async(fake.wait_acked)(
+            fake.send_events([fake.message_event(CHANNEL, m1), fake.message_event("C0SECOND", m2)])
+        )
+        await until(lambda: ChatMessage.objects.filter(status="sent").count() == 2, what="stored")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
