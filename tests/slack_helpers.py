@@ -18,7 +18,9 @@ CHANNEL = "C0LIVE01"
 @pytest.fixture
 def fake(settings, tmp_path):
     from ingest.slack import app as slack_app
+    from ingest.slack import views as slack_views
 
+    slack_views._cache.clear()
     server = FakeSlack().start()
     settings.SLACK_API_URL = server.api_url
     settings.SLACK_BOT_TOKEN = ""

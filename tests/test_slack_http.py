@@ -222,3 +222,17 @@ def test_channel_events_and_the_bots_own_messages_are_not_chat(http, client):
     for ev in (join, own, other):
         deliver(client, ev)
     assert ChatMessage.objects.count() == 0
+
+
+def test_secrets_stored_on_the_source_are_used(fake, client, settings):  # noqa: F811
+    settings.SLACK_MODE = "http"
+    src = make_source()
+    src.credentials = {"bot_token": BOT_TOKEN, "signing_secret": SECRET}
+    src.save()
+    m = fake.add_message(CHANNEL, "U0ANN", "signed with the stored secret")
+    deliver(client, FakeSlack.message_event(CHANNEL, m))
+    assert msg(CHANNEL, m["ts"]).text == "signed with the stored secret"
+    bad = signed_post(
+        client, FakeSlack.callback(FakeSlack.message_event(CHANNEL, m)), secret="not-the-stored-one"
+    )
+    assert bad.status_code == 401

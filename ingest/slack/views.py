@@ -9,6 +9,7 @@ Django's CSRF check (Slack cannot send a CSRF token).
 from __future__ import annotations
 
 import logging
+import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -19,9 +20,25 @@ from .config import Credentials, SlackConfigError, resolve_credentials
 log = logging.getLogger(__name__)
 
 
+_cache: dict = {}
+CACHE_SECONDS = 30.0
+
+
 def http_credentials() -> Credentials:
-    """Environment first; else the first Slack source/account holding a signing secret."""
-    creds = resolve_credentials()
+    """Environment first; else the first Slack source/account holding a signing secret.
+
+    Cached for ``CACHE_SECONDS``: requests do not decrypt every source's credentials."""
+    now = time.monotonic()
+    env = resolve_credentials()
+    hit = _cache.get("creds")
+    if hit and hit[0] > now and hit[1] == env:
+        return hit[2]
+    creds = _lookup_credentials(env)
+    _cache["creds"] = (now + CACHE_SECONDS, env, creds)
+    return creds
+
+
+def _lookup_credentials(creds: Credentials) -> Credentials:
     if creds.signing_secret and creds.bot_token:
         return creds
     from ..models import ChatSource, PlatformAccount
