@@ -37,8 +37,10 @@ lint: venv
 test: lint test-embedded test-scaleout
 
 test-embedded: venv
-	@echo "== embedded suite: SQLite + in-memory channel layer =="
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -m "not scaleout" $(PYTEST_ARGS)
+	@echo "== embedded suite: SQLite file (WAL, as in production) + in-memory channel layer =="
+	@db=$$(mktemp -u /tmp/chorus-test-XXXXXX.sqlite3); \
+	env -u DATABASE_URL -u REDIS_URL CHORUS_TEST_SQLITE=$$db $(VENV)/bin/pytest -m "not scaleout" $(PYTEST_ARGS); \
+	rc=$$?; rm -f $$db $$db-wal $$db-shm; exit $$rc
 
 test-scaleout: venv
 	@echo "== scale-out suite: PostgreSQL + Redis channel layer =="

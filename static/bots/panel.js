@@ -49,8 +49,12 @@
       var count = document.createElement("span");
       count.id = "bots-rev-count-" + r.id;
       count.textContent = " " + (counters[r.id] || 0) + " / " + r.threshold + " viewers";
-      wrap.appendChild(item("", r.enabled, function (on) { toggle("revolution", { id: r.id }, on); }));
-      wrap.appendChild(label); wrap.appendChild(meter); wrap.appendChild(count);
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = !!r.enabled;
+      box.title = "enabled";
+      box.addEventListener("change", function () { toggle("revolution", { id: r.id }, box.checked); });
+      wrap.appendChild(box); wrap.appendChild(label); wrap.appendChild(meter); wrap.appendChild(count);
       revs.appendChild(wrap);
     });
     var timers = el("bots-timers");
