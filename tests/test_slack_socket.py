@@ -20,11 +20,15 @@ async def test_every_event_of_a_burst_is_handled_acked_and_published(fake, clien
         m2 = fake.add_message(CHANNEL, "U0BOB", "&lt;script&gt;alert(1)&lt;/script&gt; hi")
         m3 = fake.add_message(CHANNEL, "U0ANN", "Third <https://example.org/results|results>")
         envs = fake.send_events([fake.message_event(CHANNEL, m) for m in (m1, m2, m3)])
-        await sync_to_async(fake.wait_acked)(envs)
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(envs)
         await until(lambda: ChatMessage.objects.filter(status="sent").count() == 3, what="3 sent")
         # Slack re-sends an envelope (new envelope id, same message): stored once.
-        await sync_to_async(fake.wait_acked)(fake.send_events([fake.message_event(CHANNEL, m1)]))
-        await sync_to_async(fake.wait_acked)(fake.send_events([fake.message_event(CHANNEL, m1)]))
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
+            fake.send_events([fake.message_event(CHANNEL, m1)])
+        )
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
+            fake.send_events([fake.message_event(CHANNEL, m1)])
+        )
 
     rows = await sync_to_async(lambda: list(ChatMessage.objects.order_by("sent_at")))()
     assert [r.platform_message_id for r in rows] == [f"{CHANNEL}/{m['ts']}" for m in (m1, m2, m3)]
@@ -59,7 +63,7 @@ async def test_message_edit_and_deletion_in_one_burst_apply_in_order(fake, clien
         b = fake.add_message(CHANNEL, "U0BOB", "to be deleted")
         events = [fake.message_event(CHANNEL, a), fake.message_event(CHANNEL, b)]
         events += [fake.edit(CHANNEL, a["ts"], "final *text*"), fake.delete(CHANNEL, b["ts"])]
-        await sync_to_async(fake.wait_acked)(fake.send_events(events))
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(fake.send_events(events))
         await until(
             lambda: (m := msg(CHANNEL, a["ts"])) and m.extra["html"] == "final <b>text</b>",
             what="edit applied",
@@ -75,9 +79,11 @@ async def test_refresh_requested_reconnects_and_keeps_reading(fake):  # noqa: F8
     src = await sync_to_async(make_source)()
     async with running_adapter(src):
         fake.refresh()
-        await sync_to_async(fake.wait_connections)(2)
+        await sync_to_async(fake.wait_connections, thread_sensitive=False)(2)
         m = fake.add_message(CHANNEL, "U0ANN", "after the refresh")
-        await sync_to_async(fake.wait_acked)(fake.send_events([fake.message_event(CHANNEL, m)]))
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
+            fake.send_events([fake.message_event(CHANNEL, m)])
+        )
         await until(lambda: msg(CHANNEL, m["ts"]), what="message after reconnect")
     assert fake.names_called().count("apps.connections.open") >= 2
 
@@ -90,7 +96,7 @@ async def test_two_channels_share_one_socket(fake):  # noqa: F811
         assert fake.connections == 1
         m1 = fake.add_message(CHANNEL, "U0ANN", "in live")
         m2 = fake.add_message("C0OTHER", "U0BOB", "in other")
-        await sync_to_async(fake.wait_acked)(
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
             fake.send_events([fake.message_event(CHANNEL, m1), fake.message_event("C0OTHER", m2)])
         )
         await until(lambda: ChatMessage.objects.count() == 2, what="both")
@@ -157,10 +163,25 @@ async def test_the_supervisor_runs_channels_with_account_credentials_encrypted(f
         assert fake.connections == 1
         m1 = fake.add_message(CHANNEL, "U0ANN", "one")
         m2 = fake.add_message("C0SECOND", "U0BOB", "two")
-        await sync_to_async(fake.wait_acked)(
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
             fake.send_events([fake.message_event(CHANNEL, m1), fake.message_event("C0SECOND", m2)])
         )
         await until(lambda: ChatMessage.objects.filter(status="sent").count() == 2, what="stored")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_events_for_a_channel_led_elsewhere_are_stored_too(fake):  # noqa: F811
+    """Slack delivers each event to one of the app's connections: a worker stores events of
+    enabled channels whose adapter runs in another worker (deduplicated by message id)."""
+    fake.channels["C0ELSEWHERE"] = []
+    here = await sync_to_async(make_source)()
+    await sync_to_async(make_source)("C0ELSEWHERE")
+    async with running_adapter(here):
+        m = fake.add_message("C0ELSEWHERE", "U0ANN", "delivered to this worker's socket")
+        await sync_to_async(fake.wait_acked, thread_sensitive=False)(
+            fake.send_events([fake.message_event("C0ELSEWHERE", m)])
+        )
+        await until(lambda: msg("C0ELSEWHERE", m["ts"]), what="stored by this worker")
+        await until(lambda: msg("C0ELSEWHERE", m["ts"]).status == "sent", what="published")
