@@ -133,11 +133,16 @@ def moderation_queryset(
 def public_source(*, pk: int | None = None, identifier: str | None = None) -> ChatSource | None:
     """A source an admin marked public, by id or identifier; None if there is no such feed.
 
-    An identifier shared by public sources on two platforms picks the oldest one.
+    An identifier shared by public sources on two platforms picks the oldest one. Failing an
+    identifier, a ``slug`` in the source's settings matches (e.g. a Slack channel's feed name).
     """
     qs = ChatSource.objects.filter(public=True)
-    qs = qs.filter(pk=pk) if pk is not None else qs.filter(identifier=identifier)
-    return qs.order_by("id").first()
+    if pk is not None:
+        return qs.filter(pk=pk).order_by("id").first()
+    found = qs.filter(identifier=identifier).order_by("id").first()
+    if found is None and identifier:
+        found = qs.filter(settings__slug=identifier).order_by("id").first()
+    return found
 
 
 def published_messages(source: ChatSource, limit: int = 50) -> QuerySet[ChatMessage]:

@@ -236,3 +236,13 @@ def test_secrets_stored_on_the_source_are_used(fake, client, settings):  # noqa:
         client, FakeSlack.callback(FakeSlack.message_event(CHANNEL, m)), secret="not-the-stored-one"
     )
     assert bad.status_code == 401
+
+
+def test_the_feed_is_also_reachable_by_slug(http, client):
+    make_source(slug="election-night")
+    m = http.add_message(CHANNEL, "U0ANN", "by slug")
+    deliver(client, FakeSlack.message_event(CHANNEL, m))
+    wait_for(lambda: msg(CHANNEL, m["ts"]).status == "sent", what="published")
+    body = feed(client, "election-night")
+    assert body["identifier"] == CHANNEL and [x["text"] for x in body["messages"]] == ["by slug"]
+    assert client.get("/api/no-such-slug").status_code == 404
