@@ -64,6 +64,15 @@
   // Class names built from data: keep only safe characters.
   function token(value) { return String(value == null ? "" : value).replace(/[^a-zA-Z0-9_-]/g, ""); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  // Slack text arrives as mrkdwn (&lt; escapes, <@U123> mentions): show its plain-text fragments
+  // (names resolved, entities decoded). Always as text, never as HTML.
+  function displayText(m) {
+    if (m.platform === "slack" && m.fragments && m.fragments.length) {
+      return m.fragments.map(function (f) { return f.text || ""; }).join("");
+    }
+    return m.text || "";
+  }
+
   function fmtTime(iso) {
     if (!iso) return "";
     var d = new Date(iso);
@@ -271,7 +280,7 @@
     r.time.textContent = fmtTime(m.sent_at);
     r.time.dateTime = m.sent_at || "";
     r.time.title = fmtDateTime(m.sent_at);
-    r.text.textContent = m.text || "";
+    r.text.textContent = displayText(m);
     if (m.edited_at) r.text.appendChild(el("span", "edited", " (edited)"));
 
     var removed = m.platform_state && m.platform_state !== "visible";
