@@ -84,5 +84,12 @@ def test_downloads_need_the_bot_token(fake):  # noqa: F811
     fake.add_file("F0X", png(10, 10))
     with pytest.raises(images.ImageError, match="refused"):
         images.download(fake.files["F0X"]["info"]["url_private"], "xoxb-wrong")
-    with pytest.raises(images.ImageError):
-        images.download("file:///etc/passwd", "xoxb-test-bot-token")
+    for url in (
+        "file:///etc/passwd",
+        "https://evil.example/files/F0X/x.png",
+        "http://files.slack.com/x.png",
+        "https://slack.com.evil.example/x.png",
+    ):
+        with pytest.raises(images.ImageError, match="refusing"):
+            images.download(url, "xoxb-test-bot-token")
+    assert images._trusted("https://files.slack.com/files-pri/T1-F1/photo.png")

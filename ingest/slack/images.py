@@ -46,9 +46,24 @@ def _react(client, name: str, channel: str, ts: str, remove: bool = False) -> No
         log.info("slack reactions %s %s failed: %s", "remove" if remove else "add", name, exc)
 
 
+def _trusted(url: str) -> bool:
+    """The bot token is only ever sent to Slack (or to SLACK_API_URL's host, e.g. a test fake)."""
+    from urllib.parse import urlsplit
+
+    from .config import api_url
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host == (urlsplit(api_url()).hostname or "").lower():
+        return True
+    return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
+
+
 def download(url: str, token: str) -> bytes:
-    if not url.startswith(("http://", "https://")):
-        raise ImageError(f"refusing to download {url!r}")
+    if not _trusted(url):
+        raise ImageError(f"refusing to send the bot token to {url!r}")
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     with urllib.request.urlopen(req, timeout=DOWNLOAD_TIMEOUT) as resp:  # noqa: S310
         data = resp.read(MAX_DOWNLOAD_BYTES + 1)
