@@ -33,8 +33,10 @@ from bench.common import (  # noqa: E402
     free_port,
     percentile,
     prepare_django,
+    proc_cpu_seconds,
     proc_status_kb,
     reset_scaleout_services,
+    self_cpu_seconds,
     start_server,
     temp_dir,
 )
@@ -143,6 +145,7 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
     after = rss_kb(pid)
     latencies: list[float] = []
     missing = 0
+    cpu0, self0 = proc_cpu_seconds(pid) or 0.0, self_cpu_seconds()
     for r in range(rounds):
         arrivals.clear()
         t0 = time.perf_counter()
@@ -152,15 +155,20 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
         while len(arrivals) < n and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         got = list(arrivals)
+        if os.environ.get("FANOUT_VERBOSE"):
+            last = (max(got) - t0) * 1000 if got else None
+            print(f"   round {r}: {len(got)}/{n} delivered, last after {last:.0f} ms", flush=True)
         missing += n - len(got)
         latencies += [(t - t0) * 1000 for t in got]
         await asyncio.sleep(0.3)  # past the 100 ms coalescing window: one frame per round
+    server_cpu = (proc_cpu_seconds(pid) or 0.0) - cpu0
+    client_cpu = self_cpu_seconds() - self0
     for c in clients:
         await c.ws.close()
     for t in tasks:
         t.cancel()
     await mod.close()
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(3.0)  # let the server finish closing them before the next size
     latencies.sort()
     return {
         "sockets": n,
@@ -174,6 +182,10 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
         "rss_before_mb": round(before / 1024, 1),
         "rss_after_mb": round(after / 1024, 1),
         "kb_per_socket": round((after - before) / n, 1),
+        # CPU the server / the clients spent per fan-out (includes the command and the 0.3 s
+        # idle gap): what the latency would be on an otherwise idle core.
+        "server_cpu_ms_per_round": round(server_cpu * 1000 / rounds, 1),
+        "client_cpu_ms_per_round": round(client_cpu * 1000 / rounds, 1),
     }
 
 
@@ -206,7 +218,8 @@ def main():
                     f"max {res['max_ms']} ms  delivered {res['frames']}/{n * args.rounds}  "
                     f"memory {res['kb_per_socket']} KiB/socket "
                     f"(RSS {res['rss_before_mb']} -> {res['rss_after_mb']} MiB)  "
-                    f"connect {res['connect_s']} s",
+                    f"connect {res['connect_s']} s  CPU per fan-out: server "
+                    f"{res['server_cpu_ms_per_round']} ms, clients {res['client_cpu_ms_per_round']} ms",
                     flush=True,
                 )
     finally:

@@ -98,7 +98,9 @@ class _Relay:
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
-        self.channel = await self.layer.new_channel("overlay-relay.")
+        # Default prefix: channels_redis reads every "specific.<process>!" channel through one
+        # shared receive loop; another prefix would starve behind the consumers' own receives.
+        self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
         self.joined_at = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(

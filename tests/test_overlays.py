@@ -30,6 +30,26 @@ from tests.meetings import standard
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """One channel layer per test (each test has its own event loop; channels_redis binds its
+    receive lock to a loop). Lets this file run on Redis too (REDIS_URL=...)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    yield
+    # The ORM ran in asgiref's worker thread: close its connection (PostgreSQL teardown).
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 async def ws(token: str, origin: str | None = None):
     from pollsite.asgi import application
 
