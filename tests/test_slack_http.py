@@ -246,3 +246,26 @@ def test_the_feed_is_also_reachable_by_slug(http, client):
     body = feed(client, "election-night")
     assert body["identifier"] == CHANNEL and [x["text"] for x in body["messages"]] == ["by slug"]
     assert client.get("/api/no-such-slug").status_code == 404
+
+
+def test_a_storage_failure_is_not_acknowledged_so_slack_retries(http, client, monkeypatch):
+    import ingest.store
+
+    make_source()
+    real = ingest.store.store_batch
+    calls = []
+
+    def failing_once(events):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database unavailable")
+        return real(events)
+
+    monkeypatch.setattr(ingest.store, "store_batch", failing_once)
+    m = http.add_message(CHANNEL, "U0ANN", "survives a storage hiccup")
+    payload = FakeSlack.callback(FakeSlack.message_event(CHANNEL, m))
+    first = signed_post(client, payload)
+    assert first.status_code >= 500  # Slack re-sends on any non-2xx answer
+    assert msg(CHANNEL, m["ts"]) is None
+    assert signed_post(client, payload).status_code == 200  # Slack's retry
+    assert msg(CHANNEL, m["ts"]).text == "survives a storage hiccup"

@@ -58,6 +58,10 @@ def make_client(token: str) -> WebClient:
 
 
 # --- where events go ----------------------------------------------------------------------------
+class SinkError(Exception):
+    """Events could not be handed on (storage down, lease lost): Slack must deliver them again."""
+
+
 class AdapterSink:
     """Into a running adapter's pipeline (its ``emit`` on its event loop)."""
 
@@ -70,7 +74,10 @@ class AdapterSink:
             for ev in events:
                 await self.emit(ev)
 
-        asyncio.run_coroutine_threadsafe(put(), self.loop).result(timeout=60)
+        try:
+            asyncio.run_coroutine_threadsafe(put(), self.loop).result(timeout=60)
+        except Exception as exc:
+            raise SinkError(f"could not queue Slack events: {exc!r}") from exc
 
 
 class DirectSink:
@@ -89,7 +96,10 @@ class DirectSink:
 
         for ev in events:
             ev.source_id = self.source_id
-        stored = (run_db if self.via_loop else retry_locked)(store_batch, events)
+        try:
+            stored = (run_db if self.via_loop else retry_locked)(store_batch, events)
+        except Exception as exc:
+            raise SinkError(f"could not store Slack events: {exc!r}") from exc
         run_async(publish_batch, stored)
         for path in settings.CHORUS_PIPELINE_LISTENERS:
             try:
@@ -347,6 +357,11 @@ def register_listeners(app: App, ws: Workspace) -> None:
         def listener(event, **_):
             try:
                 fn(event)
+            except SinkError:
+                # Not acknowledged (Socket Mode) / answered 500 (HTTP): Slack re-delivers it,
+                # and the store deduplicates whatever did get through.
+                log.exception("slack event %s not stored; Slack will retry", event.get("type"))
+                raise
             except Exception:
                 log.exception("slack event %s failed", event.get("type"))
             finally:
