@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -133,7 +134,7 @@ def rss_kb(pid: int) -> int:
 
 
 async def measure(port: int, pid: int, token: str, message_id: int, cookie: str, n: int,
-                  rounds: int) -> dict:
+                  rounds: int, warmup: int = 0) -> dict:
     arrivals: list[float] = []
     mod = await moderator(port, cookie)
     await asyncio.sleep(1.0)
@@ -145,8 +146,12 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
     after = rss_kb(pid)
     latencies: list[float] = []
     missing = 0
+    # The clients' own garbage collector must not pause the measurement (it is the server's
+    # latency we measure): collect now, then no automatic collection during the rounds.
+    gc.collect()
+    gc.disable()
     cpu0, self0 = proc_cpu_seconds(pid) or 0.0, self_cpu_seconds()
-    for r in range(rounds):
+    for r in range(-warmup, rounds):
         arrivals.clear()
         t0 = time.perf_counter()
         await command(mod, f"r{r}", {"type": "message.update", "message_id": message_id,
@@ -155,6 +160,9 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
         while len(arrivals) < n and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         got = list(arrivals)
+        if r < 0:  # warm-up round: not counted
+            await asyncio.sleep(0.3)
+            continue
         if os.environ.get("FANOUT_VERBOSE"):
             last = (max(got) - t0) * 1000 if got else None
             print(f"   round {r}: {len(got)}/{n} delivered, last after {last:.0f} ms", flush=True)
@@ -163,6 +171,7 @@ async def measure(port: int, pid: int, token: str, message_id: int, cookie: str,
         await asyncio.sleep(0.3)  # past the 100 ms coalescing window: one frame per round
     server_cpu = (proc_cpu_seconds(pid) or 0.0) - cpu0
     client_cpu = self_cpu_seconds() - self0
+    gc.enable()
     for c in clients:
         await c.ws.close()
     for t in tasks:
@@ -193,6 +202,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sockets", type=int, nargs="+", default=[100, 1000, 2000])
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=0, help="uncounted rounds first")
     ap.add_argument("--mode", choices=["embedded", "scaleout"], default="embedded")
     ap.add_argument("--json", action="store_true", help="print one JSON object per size")
     args = ap.parse_args()
@@ -208,7 +218,7 @@ def main():
     results = []
     try:
         for n in args.sockets:
-            res = asyncio.run(measure(port, server.pid, token, message_id, cookie, n, args.rounds))
+            res = asyncio.run(measure(port, server.pid, token, message_id, cookie, n, args.rounds, args.warmup))
             results.append(res)
             if args.json:
                 print(json.dumps(res), flush=True)

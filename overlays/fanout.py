@@ -34,6 +34,7 @@ class Member:
         self._outbox: deque = deque()
         self._drainer: asyncio.Task | None = None
         self._held = True
+        self._closing = False
 
     def relay_release(self):
         if getattr(self, "_held", False):
@@ -55,12 +56,20 @@ class Member:
         self._push(("event", message))
 
     def _push(self, item) -> None:
+        if self._closing:
+            return
         if len(self._outbox) >= OUTBOX_LIMIT:
+            # Its send is stuck (full TCP buffer): give up on it without waiting for that send.
             log.warning("overlay socket too slow (%d frames waiting): closing it", OUTBOX_LIMIT)
+            self._closing = True
             self._outbox.clear()
-            self._outbox.append(("close", None))
-        else:
-            self._outbox.append(item)
+            if self._drainer is not None:
+                self._drainer.cancel()
+            asyncio.get_running_loop().create_task(
+                self.close(code=4000), context=contextvars.Context()
+            )
+            return
+        self._outbox.append(item)
         if not self._held:
             self._start_drain()
 
@@ -76,13 +85,10 @@ class Member:
             try:
                 if kind == "text":
                     await self.send(text_data=item)
-                elif kind == "event":
+                else:
                     handler = getattr(self, item["type"].replace(".", "_"), None)
                     if handler is not None:
                         await handler(item)
-                else:
-                    await self.close(code=4000)
-                    return
             except Exception:  # the socket went away meanwhile
                 self._outbox.clear()
                 return

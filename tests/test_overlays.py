@@ -427,3 +427,32 @@ def test_display_manager_actions_need_a_role_and_csrf(django_db_setup):
         assert ov.token not in cur.fetchone()[0]
     before = timezone.now() - timedelta(seconds=1)
     assert ov.token_issued_at > before
+
+
+async def test_a_stuck_overlay_client_delays_nobody_and_is_closed():
+    """The relay hands frames to per-socket outboxes: a socket whose send never completes
+    (full TCP buffer) does not hold up the others, and is closed when its outbox overflows."""
+    from overlays.fanout import OUTBOX_LIMIT, Member
+
+    class Fake(Member):
+        def __init__(self, stuck):
+            self.relay_setup()
+            self.relay_release()
+            self.stuck, self.sent, self.closed = stuck, [], None
+
+        async def send(self, text_data):
+            if self.stuck:
+                await asyncio.Event().wait()  # never returns
+            self.sent.append(text_data)
+
+        async def close(self, code=None):
+            self.closed = code
+
+    stuck, fine = Fake(True), Fake(False)
+    for i in range(OUTBOX_LIMIT + 5):
+        for m in (stuck, fine):
+            m.relay_text(f"frame {i}")
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    assert len(fine.sent) == OUTBOX_LIMIT + 5
+    assert stuck.closed == 4000 and not stuck._outbox and stuck._drainer.cancelled()
