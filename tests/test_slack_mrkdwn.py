@@ -111,13 +111,10 @@ class FakeClient:
         }
 
 
-def test_users_are_cached_and_refreshed_after_the_ttl(monkeypatch):
-    import ingest.slack.users as users_mod
-
+def test_users_are_cached_and_refreshed_after_the_ttl():
     now = [1000.0]
-    monkeypatch.setattr(users_mod.time, "monotonic", lambda: now[0])
     client = FakeClient()
-    cache = UserCache(client, ttl=86400)
+    cache = UserCache(client, ttl=86400, clock=lambda: now[0])
     assert cache.get("U1").title == "Reporter"
     client.title = "Editor"
     now[0] += 3600

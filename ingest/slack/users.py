@@ -54,15 +54,16 @@ def user_from_api(data: dict) -> SlackUser:
 
 
 class UserCache:
-    def __init__(self, client, ttl: float | None = None):
+    def __init__(self, client, ttl: float | None = None, clock=time.monotonic):
         self.client = client
+        self.clock = clock
         self.ttl = ttl if ttl is not None else float(settings.SLACK_USER_CACHE_SECONDS)
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, SlackUser]] = {}
         self.lookups = 0  # users.info calls made (tests and logs)
 
     def get(self, user_id: str) -> SlackUser:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._entries.get(user_id)
             if hit and hit[0] > now:
