@@ -146,7 +146,14 @@ if REDIS_URL:
                 # redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis'
                 # BZPOPMIN block time: a socket idle for 5 s crashed its consumer. Keep a timeout
                 # (a dead Redis is still noticed), but well above the 5 s block.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        # redis-py refuses (not waits) past this; a crowd joining at once needs many.
+                        "max_connections": env.int("CHANNEL_REDIS_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
                 "prefix": env("CHANNEL_PREFIX", default="chorus"),
                 "capacity": CHANNEL_CAPACITY,
             },
