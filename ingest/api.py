@@ -483,9 +483,17 @@ def mark_sent(request, message_id: int = Path(..., ge=1, le=MAX_ID)):
 @api.get(
     "/manage/messages/", response={200: list[MessageOut], **ERRORS}, tags=["display"]
 )
-def manage_messages(request):
-    """Messages selected for display, pinned first, then by ``display_order``."""
-    return display_messages()
+def manage_messages(request, meeting: int | None = None):
+    """Messages selected for display, pinned first, then by ``display_order``.
+
+    With ``meeting``: only the messages of that meeting's chat sources (its display manager)."""
+    if meeting is None:
+        return display_messages()
+    from polls.models import Meeting
+
+    if not Meeting.objects.filter(pk=meeting).exists():
+        raise ServiceError("not_found", f"no meeting {meeting}")
+    return display_messages(meeting_id=meeting)
 
 
 @api.post(
@@ -510,12 +518,20 @@ def manage_reorder(request):
     response={200: RotationOut, 404: Error, **ERRORS},
     tags=["display"],
     openapi_extra=body_doc(
-        {"seconds": {"type": "integer", "minimum": 1}, "source": {"type": "string"}},
+        {
+            "seconds": {"type": "integer", "minimum": 1},
+            "source": {"type": "string"},
+            "meeting": {"type": "integer"},
+        },
         required=["seconds"],
     ),
 )
 def manage_update_rotation(request):
-    """Seconds each message stays on the display: for every source, or only ``source``."""
+    """Seconds each message stays on the display.
+
+    Seed 000 set it "for every stream at once": without ``meeting`` or ``source`` it applies to
+    every meeting's display (the overlays) and every source. ``meeting`` limits it to one
+    meeting's display; ``source`` to one source."""
     data = request_data(request)
     seconds = data.get("seconds")
     if isinstance(seconds, str) and re.fullmatch(r"\s*-?\d+\s*", seconds):
@@ -527,8 +543,15 @@ def manage_update_rotation(request):
     source = data.get("source")
     if source is not None:
         source = clean_source(str(source))
+    meeting = data.get("meeting")
+    if meeting not in (None, ""):
+        if not re.fullmatch(r"\s*\d+\s*", str(meeting)):
+            raise FilterError(f"meeting must be a meeting id (got {meeting!r})")
+        meeting = int(meeting)
+    else:
+        meeting = None
     ids = set_display_rotation(
-        user=request.auth, seconds=seconds, source=source
+        user=request.auth, seconds=seconds, source=source, meeting=meeting
     )
     return {"status": "ok", "seconds": seconds, "sources": ids}
 

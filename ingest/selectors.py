@@ -79,10 +79,14 @@ def list_messages(limit: int = 50, **filters) -> tuple[list[dict], int | None]:
     return [message_dict(m) for m in rows], next_cursor
 
 
-def display_messages() -> list[dict]:
-    """Messages selected for display, in display order (pinned first)."""
+def display_messages(meeting_id: int | None = None) -> list[dict]:
+    """Messages selected for display, in display order (pinned first); of one meeting's sources
+    when ``meeting_id`` is given."""
+    qs = ChatMessage.objects.filter(display_selected=True, platform_state="visible")
+    if meeting_id is not None:
+        qs = qs.filter(source__meetings=meeting_id)
     qs = (
-        ChatMessage.objects.filter(display_selected=True, platform_state="visible")
+        qs
         .select_related("author", "reviewed_by")
         .order_by("-pinned", "display_order", "id")
     )

@@ -105,13 +105,16 @@ def reorder_display(*, user, order: list[int], via: str = "api") -> list[int]:
     return order
 
 
-MAX_ROTATION_SECONDS = 24 * 3600
+MAX_ROTATION_SECONDS = 3600  # as the per-meeting display (overlays.DisplaySettings)
 
 
-def set_display_rotation(*, user, seconds: int, source: str | int | None = None) -> list[int]:
+def set_display_rotation(
+    *, user, seconds: int, source: str | int | None = None, meeting: int | None = None
+) -> list[int]:
     """Set how long the display shows each message (seed 000's /api/manage/update_rotation/).
 
-    Applies to every source, or only to ``source`` (id or identifier). Returns the ids changed.
+    ``meeting``: that meeting's display (the overlays' rotation). ``source``: that source only.
+    Neither: every meeting's display and every source. Returns the source ids changed.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise ServiceError("invalid", "seconds must be a whole number")
@@ -124,7 +127,21 @@ def set_display_rotation(*, user, seconds: int, source: str | int | None = None)
         qs = qs.filter(source_filter(source))
         if not qs.exists():
             raise ServiceError("not_found", f"no chat source {source!r}")
+    from overlays.services import save_display_settings
+    from polls.models import Meeting
+
+    if meeting is not None:
+        if not Meeting.objects.filter(pk=meeting).exists():
+            raise ServiceError("not_found", f"no meeting {meeting}")
+        meetings = [meeting]
+        qs = qs.filter(meetings=meeting)
+    elif source in (None, ""):
+        meetings = list(Meeting.objects.values_list("pk", flat=True))
+    else:
+        meetings = []
     with transaction.atomic():
         ids = list(qs.values_list("pk", flat=True))
         ChatSource.objects.filter(pk__in=ids).update(display_rotation_seconds=seconds)
+    for meeting_id in meetings:
+        save_display_settings(meeting_id, rotation_seconds=seconds, user=user)
     return ids

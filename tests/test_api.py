@@ -408,3 +408,28 @@ def test_docs_use_local_static_files(client):
         assert res.status_code == 200, path
         body = b"".join(res.streaming_content) if res.streaming else res.content
         assert len(body) > 1000, path
+
+
+@pytest.mark.django_db
+def test_rotation_and_display_list_per_meeting():
+    from overlays.models import DisplaySettings
+    from polls.models import Meeting
+
+    user = User.objects.create_user("svc-rot", is_staff=True)
+    _, key = ApiToken.issue(user)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    c = Client()
+    src_a = ChatSource.objects.create(platform="demo", identifier="rot-a")
+    src_b = ChatSource.objects.create(platform="demo", identifier="rot-b")
+    m1, m2 = Meeting.objects.create(title="one"), Meeting.objects.create(title="two")
+    m1.sources.add(src_a)
+    m2.sources.add(src_b)
+    r = c.post("/api/manage/update_rotation/", {"seconds": 12, "meeting": m1.pk}, **auth)
+    assert r.status_code == 200, r.content
+    assert DisplaySettings.objects.get(meeting=m1).rotation_seconds == 12
+    assert not DisplaySettings.objects.filter(meeting=m2, rotation_seconds=12).exists()
+    r = c.post("/api/manage/update_rotation/", {"seconds": 20}, **auth)
+    assert {d.rotation_seconds for d in DisplaySettings.objects.all()} == {20}
+    assert c.post("/api/manage/update_rotation/", {"seconds": 5000}, **auth).status_code == 400
+    assert c.post("/api/manage/update_rotation/", {"seconds": 5, "meeting": 99999}, **auth).status_code == 404
+    assert c.get("/api/manage/messages/?meeting=99999", **auth).status_code == 404
