@@ -16,6 +16,27 @@ from ingest.tiktok import mapping
 from tests.fakes.tiktok import FakeTikTok, base_message
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tiktok"
+
+
+class RecordingStatus(NullStatus):
+    """Keeps every state it went through (a state may last only a moment)."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = []
+
+    def connected(self, detail=""):
+        super().connected(detail)
+        self.history.append(("connected", detail))
+
+    def offline(self, detail=""):
+        super().offline(detail)
+        self.history.append(("offline", detail))
+
+    def saw(self, text):
+        return any(text in detail for _, detail in self.history)
+
+
 INDEX = json.loads((FIXTURES / "index.json").read_text())
 
 
@@ -141,7 +162,7 @@ async def test_a_live_session_end_to_end_through_the_real_client(fake):
     fake.initial = fixture_messages("comment_hello")
     pipeline = Pipeline(listeners=[])
     pipeline.start()
-    status = NullStatus()
+    status = RecordingStatus()
     adapter = TikTokAdapter(SourceConfig.from_model(src), pipeline.submit, status=status)
     task = asyncio.create_task(adapter.run())
     try:
@@ -154,10 +175,10 @@ async def test_a_live_session_end_to_end_through_the_real_client(fake):
         )
         await fake.push(fixture_messages("gift_lion", "like_1", "like_2", "follow", "share"))
         await fake.push(fixture_messages("live_end"))
-        await _until(lambda: asyncio.sleep(0, result=status.state == "offline"), what="live end")
+        await _until(lambda: asyncio.sleep(0, result=status.saw("live ended")), what="live end")
         fake.live = False
         await _until(
-            lambda: asyncio.sleep(0, result="not live" in status.detail), what="offline polling"
+            lambda: asyncio.sleep(0, result=status.saw("not live")), what="offline polling"
         )
         await pipeline.drain()
     finally:

@@ -143,7 +143,8 @@ class TikTokAdapter(Adapter):
                 await self._close(client)
             if session["ended"]:
                 await self.emit(mapping.stream_end(session["room_id"]))
-                self.status.offline(f"@{handle}'s live ended; waiting for the next one")
+                self.status.offline(f"@{handle}'s live ended; next check in {delay:.0f} s")
+                await asyncio.sleep(delay)  # TikTok may still list the room as live for a moment
                 continue
             raise AdapterError("the TikTok websocket closed")
 
