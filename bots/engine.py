@@ -371,7 +371,8 @@ def engine() -> BotEngine:
 async def on_batch(stored) -> None:
     """Pipeline listener. Also makes sure the timer loop runs in this process (under a lease)."""
     global _timer_task
-    if _timer_task is None or _timer_task.done():
+    loop = asyncio.get_running_loop()
+    if _timer_task is None or _timer_task.done() or _timer_task.get_loop() is not loop:
         _timer_task = asyncio.create_task(run_timers(), name="bot-timers")
     await engine().on_batch(stored)
 
