@@ -14,3 +14,11 @@ def has_role(user, *groups: str) -> bool:
 
 def is_moderator(user) -> bool:
     return has_role(user, MODERATOR_GROUP)
+
+
+def require_staff(user, refusal: str) -> None:
+    """Raise PermissionDenied(refusal) unless ``user`` is staff (platform accounts, streams)."""
+    from django.core.exceptions import PermissionDenied
+
+    if not (user.is_authenticated and user.is_staff):
+        raise PermissionDenied(refusal)

@@ -18,12 +18,12 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from ..models import ChatSource, PlatformAccount
+from ..permissions import require_staff
 from . import config, oauth
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,7 @@ SESSION_KEY = "twitch_oauth_state"
 
 
 def _staff(request):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can connect platform accounts.")
+    require_staff(request.user, "Only staff can connect platform accounts.")
 
 
 def redirect_uri(request) -> str:

@@ -17,12 +17,12 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from ..models import ChatSource, Platform, PlatformAccount
+from ..permissions import require_staff
 from . import oauth, quota, signals  # noqa: F401 (signals: URL -> video id on save)
 from .client import READ_SCOPE, WRITE_SCOPE, YouTubeError
 from .mapping import normalize_video_id
@@ -32,8 +32,7 @@ SESSION_KEY = "youtube_oauth_state"
 
 
 def _staff(request):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can connect YouTube accounts and add streams.")
+    require_staff(request.user, "Only staff can connect YouTube accounts and add streams.")
 
 
 def redirect_uri(request) -> str:
