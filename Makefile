@@ -45,7 +45,7 @@ test-embedded: venv
 test-scaleout: venv
 	@echo "== scale-out suite: PostgreSQL + Redis channel layer =="
 	@if bin/services-up "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
-	  DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest -m "not embedded_only" $(PYTEST_ARGS); \
+	  DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "CI=true: PostgreSQL or Redis is missing; the scale-out suite may not be skipped"; exit 1; \
 	else \

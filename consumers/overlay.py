@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
 from overlays import live, services
 from overlays.fanout import Member, local_groups
@@ -38,6 +39,10 @@ class OverlayConsumer(Member, FrameConsumer):
     per server process."""
 
     channel = "overlay"
+    # No channel-layer channel per socket: everything an overlay socket gets comes through its
+    # process's relays, so Channels runs no receive per socket (get_channel_layer(None) is None;
+    # the relays use the default layer).
+    channel_layer_alias = None
     _results_cache: tuple[str, str] = ("", "")
 
     async def authorize(self):
@@ -66,7 +71,7 @@ class OverlayConsumer(Member, FrameConsumer):
     async def hello(self):
         # Listen first, then read the state: nothing that happens in between is lost.
         self.relay_setup()
-        self.local = local_groups(self.channel_layer)
+        self.local = local_groups(get_channel_layer())
         self.relayed = []
         for group in self.overlay_groups():
             await self.local.add(group, self)

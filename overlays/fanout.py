@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 200
 REJOIN_SECONDS = 3600  # group membership expires in the channel layer (default after a day)
+RELAY_STOP = "relay.stop"  # sent by a relay to its own channel only, never to a group
+CANCEL_GRACE = 0.5  # seconds a cancelled receive gets before it is handed a RELAY_STOP
+STOP_TIMEOUT = 5.0
 
 
 class Member:
@@ -95,81 +98,196 @@ class Member:
 
 
 class _Relay:
+    """One channel-layer channel in one group, fanned out to this process's sockets.
+
+    Lifecycle. ``start`` joins the group and starts the task. ``stop`` (the last local socket
+    left) leaves the group, then sends ``RELAY_STOP`` to the relay's own channel: the task hands
+    on what was already on its way and ends when the marker comes back, so its receive ends
+    normally (no cancellation, nothing left behind in the layer). If the task is cancelled
+    instead (the event loop shuts down with sockets still open), it ends its receive itself and
+    leaves the group (``_end_receive``).
+
+    The receive runs as a task of its own that the relay waits on with ``asyncio.wait``. Awaited
+    directly, a cancellation of the relay could be lost: on Python 3.11 redis-py writes with
+    ``asyncio.wait_for``, which returns the finished write instead of raising a CancelledError
+    that arrives in the same instant (fixed in 3.12), and channels_redis' receive then goes on
+    polling (BZPOPMIN every 5 s) until a message for that channel comes, i.e. forever.
+    """
+
     def __init__(self, layer, group: str):
         self.layer = layer
         self.group = group
         self.members: set = set()
         self.channel: str | None = None
         self.task: asyncio.Task | None = None
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set when start() finished (task is None if it failed)
+        self.stopping = False
+        self._rx: asyncio.Future | None = None
+        self._joined = False
 
     async def start(self) -> None:
         # Default prefix: channels_redis reads every "specific.<process>!" channel through one
         # shared receive loop; another prefix would starve behind the consumers' own receives.
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
+        self._joined = True
         self.joined_at = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(
-            self._run(), context=contextvars.Context()
+            self._run(), name=f"overlay relay {self.group}", context=contextvars.Context()
         )
-        self.ready.set()
 
     async def _run(self) -> None:
-        while True:
+        try:
+            while True:
+                if self._rx is None:
+                    self._rx = asyncio.ensure_future(self.layer.receive(self.channel))
+                wait = max(self.joined_at + REJOIN_SECONDS - time.monotonic(), 0)
+                done, _ = await asyncio.wait({self._rx}, timeout=wait)
+                if time.monotonic() - self.joined_at >= REJOIN_SECONDS:
+                    await self._rejoin()
+                if not done:
+                    continue
+                rx, self._rx = self._rx, None
+                try:
+                    message = rx.result()
+                except Exception:
+                    log.exception("overlay relay of %s failed; retrying", self.group)
+                    await asyncio.sleep(1)
+                    continue
+                if message.get("type") == RELAY_STOP:
+                    if self.stopping:
+                        return
+                    continue  # a marker of an earlier stop attempt
+                self._deliver(message)
+        finally:
+            await self._end_receive()
+            if self._joined:
+                await self._leave()
+            _forget_buffer(self.layer, self.channel)
+
+    def _deliver(self, message: dict) -> None:
+        members = list(self.members)
+        frame = message.get("frame") if message.get("type") == "frame.forward" else None
+        for m in members:
             try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("overlay relay of %s failed; retrying", self.group)
-                await asyncio.sleep(1)
-                continue
-            members = list(self.members)
-            if message.get("type") == "frame.forward":
-                text = message["frame"]
-                for m in members:
-                    m.relay_text(text)
-            else:
-                for m in members:
+                if frame is not None:
+                    m.relay_text(frame)
+                else:
                     m.relay_event(message)
-            if time.monotonic() - self.joined_at > REJOIN_SECONDS:
-                self.joined_at = time.monotonic()
-                await self.layer.group_add(self.group, self.channel)
+            except Exception:  # one socket's bad transform must not stop the others' frames
+                log.exception("overlay relay of %s: a socket refused a frame", self.group)
+
+    async def _rejoin(self) -> None:
+        # Group membership expires in the channel layer: renew it, even when nothing is sent.
+        self.joined_at = time.monotonic()
+        try:
+            await self.layer.group_add(self.group, self.channel)
+        except Exception:
+            log.exception("overlay relay could not renew its membership of %s", self.group)
+
+    async def _leave(self) -> None:
+        self._joined = False
+        try:
+            await self.layer.group_discard(self.group, self.channel)
+        except Exception:
+            log.exception("overlay relay could not leave %s", self.group)
+
+    async def _end_receive(self) -> None:
+        rx, self._rx = self._rx, None
+        if rx is None:
+            return
+        if not rx.done():
+            rx.cancel()
+            done, _ = await asyncio.wait({rx}, timeout=CANCEL_GRACE)
+            if not done:
+                # The cancellation was lost inside the Redis client (see the class docstring)
+                # and the receive polls on: a message to this channel ends it.
+                try:
+                    await self.layer.send(self.channel, {"type": RELAY_STOP})
+                except Exception:
+                    log.exception("overlay relay of %s: could not end its receive", self.group)
+                done, _ = await asyncio.wait({rx}, timeout=STOP_TIMEOUT)
+            if not done:
+                log.warning("overlay relay of %s: its channel-layer receive did not end", self.group)
+                return
+        if not rx.cancelled():
+            rx.exception()  # retrieved: a failed receive of a stopping relay is of no interest
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        if self.channel is not None:
-            await self.layer.group_discard(self.group, self.channel)
+        """The last local socket left: leave the group, deliver what is on its way, end."""
+        self.stopping = True
+        task = self.task
+        if task is None or task.done():
+            return
+        try:
+            await self._leave()
+            await self.layer.send(self.channel, {"type": RELAY_STOP})
+        except Exception:
+            log.exception("overlay relay of %s: no stop marker; cancelling it", self.group)
+            task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:
+            log.warning("overlay relay of %s did not stop", self.group)
+
+
+def _forget_buffer(layer, channel: str | None) -> None:
+    """channels_redis keeps a queue per local channel in ``receive_buffer`` and files a message
+    that arrives for a channel nobody receives on any more (sent just before we left the group)
+    into a new one that is never deleted. Drop ours once no such message can still come."""
+    buffers = getattr(layer, "receive_buffer", None)
+    if buffers is None or channel is None:
+        return
+    loop = asyncio.get_running_loop()
+    buffers.pop(channel, None)
+    loop.call_later(getattr(layer, "expiry", 60), buffers.pop, channel, None)
 
 
 class LocalGroups:
+    """The relays of one event loop: one per group with local sockets, none for the others."""
+
     def __init__(self, layer):
         self.layer = layer
         self.relays: dict[str, _Relay] = {}
 
     async def add(self, group: str, member) -> None:
-        relay = self.relays.get(group)
-        if relay is None:
-            relay = self.relays[group] = _Relay(self.layer, group)
+        while True:
+            relay = self.relays.get(group)
+            if relay is not None and relay.task is not None and relay.task.done():
+                del self.relays[group]  # it died (a bug): start a new one
+                relay = None
+            if relay is None:
+                relay = self.relays[group] = _Relay(self.layer, group)
+                relay.members.add(member)
+                try:
+                    await relay.start()
+                except BaseException:
+                    if self.relays.get(group) is relay:
+                        del self.relays[group]
+                    raise
+                finally:
+                    relay.ready.set()
+                return
             relay.members.add(member)
-            try:
-                await relay.start()
-            except Exception:
-                self.relays.pop(group, None)
-                raise
-            return
-        relay.members.add(member)
-        await relay.ready.wait()
+            await relay.ready.wait()
+            if relay.task is not None:
+                return
+            relay.members.discard(member)  # its start failed: try to start one ourselves
 
     async def discard(self, group: str, member) -> None:
         relay = self.relays.get(group)
-        if relay is None:
+        if relay is None or member not in relay.members:
             return
         relay.members.discard(member)
-        if not relay.members and relay.ready.is_set():
-            del self.relays[group]
-            await relay.stop()
+        if relay.members:
+            return
+        await relay.ready.wait()
+        if relay.members or self.relays.get(group) is not relay:
+            return  # a socket arrived meanwhile, or its start failed
+        del self.relays[group]
+        await relay.stop()
 
     def size(self, group: str) -> int:
         relay = self.relays.get(group)

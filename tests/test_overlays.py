@@ -27,10 +27,7 @@ from overlays.models import DisplaySettings, Overlay
 from tests.factories import author, msg, source
 from tests.meetings import standard
 
-# embedded_only: on the Redis layer the per-process overlay relay tasks do not stop cleanly when a
-# test's event loop closes (a cancelled channels_redis receive is retried), so the teardown hangs.
-# The overlays themselves run in scale-out (real servers); fixing the relay shutdown is open work.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded_only]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
