@@ -9,7 +9,7 @@ from channels.consumer import get_handler_name
 from django.utils import timezone
 
 from ingest.permissions import HOST_GROUP
-from polls import live, services
+from polls import ending, live, services
 from polls.aio import db as database_sync_to_async
 from polls.models import Meeting
 from polls.serializers import host_state, public_state
@@ -31,6 +31,10 @@ def _service(fn):
     async def call(*args, **kwargs):
         try:
             return await database_sync_to_async(fn)(*args, **kwargs)
+        except services.MeetingOver as exc:
+            # The window ended and no timer has ended the meeting yet: end it now (lazily).
+            await ending.end_if_over(exc.meeting_id)
+            raise CommandError(exc.code, exc.message) from exc
         except services.ServiceError as exc:
             raise CommandError(exc.code, exc.message) from exc
 
@@ -105,6 +109,7 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
     async def hello(self):
         state = await database_sync_to_async(_public)(self.meeting_id)
         live.hub().ensure_timer(self.meeting_id, state)
+        ending.ensure(self.meeting_id, state)
         return {"meeting_id": self.meeting_id, **state}
 
     async def is_participant(self) -> bool:
@@ -131,6 +136,12 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
         outcome = await live.hub().submit(kind, self.meeting_id, question_id, entry)
         if outcome in (services.OK, services.CHANGED):
             return {"result": outcome}
+        if outcome in (services.NOT_STARTED_OUTCOME, services.ENDED_OUTCOME):
+            if outcome == services.ENDED_OUTCOME:
+                await ending.end_if_over(self.meeting_id)
+            raise CommandError(
+                *await database_sync_to_async(services.window_message)(self.meeting_id)
+            )
         if kind == "word" and outcome == services.DUPLICATE:
             raise CommandError("duplicate", "you already added this word")
         raise CommandError(*OUTCOME_ERRORS.get(outcome, ("invalid", outcome)))
@@ -232,6 +243,7 @@ class HostConsumer(_NoConnectionChurn, FrameConsumer):
         user = self.scope["user"]
         state = await database_sync_to_async(_host_hello)(self.meeting_id, user.pk)
         live.hub().ensure_timer(self.meeting_id, state)
+        ending.ensure(self.meeting_id, state)
         return {"user": user.get_username(), **state}
 
     # Permissions, fresh from the database on every command.

@@ -27,9 +27,20 @@ class MeetingAdmin(admin.ModelAdmin):
     actions = ["duplicate"]
 
     def save_model(self, request, obj, form, change):
+        # The window (ends_at after starts_at) is validated by Meeting.clean, run by the form.
         if not change and obj.created_by_id is None:
             obj.created_by = request.user
+        window_changed = change and {"starts_at", "ends_at"} & set(form.changed_data)
+        if window_changed:
+            obj.version += 1
         super().save_model(request, obj, form, change)
+        if window_changed:
+            from django.db import transaction
+
+            from .ending import publish_window
+
+            # Participants and dashboards see the new window; the end timer is re-armed.
+            transaction.on_commit(lambda: publish_window(obj.pk))
 
     @admin.action(description="Duplicate with questions and flags")
     def duplicate(self, request, queryset):

@@ -5,7 +5,9 @@ batch's sources it parses the commands (``#B``, ``#4``, ``#word``, ``!flag CODE`
 author to a participant (platform + platform user id) in bulk, and records all answers with ONE
 ``record_answers``/``record_words`` call: a few queries per batch, however many votes it holds.
 Dashboards get the meeting's chat (one ``chat.messages`` frame per batch) and a ``chat.votes``
-summary; results follow through the throttled live update.
+summary; results follow through the throttled live update. Outside the meeting's window
+(polls/window.py) every command is refused; a batch after ``ends_at`` ends the meeting if no timer
+did yet, and the new state is published.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ async def on_batch(stored) -> None:
     report = await database_sync_to_async(process_chat)(stored.message_objects, stored.messages)
     for meeting_id, info in report.items():
         group = live.host_group(meeting_id)
+        if info["ended"]:
+            await live.publish_state(meeting_id)
         if info["chat"]:
             await publish(group, {"type": "chat.messages", "messages": info["chat"]})
         if info["accepted"] or info["refused"]:
@@ -62,9 +66,11 @@ def process_chat(messages: list, serialized: list[dict]) -> dict[int, dict]:
             "refused": 0,
             "captures": [],
             "new_participants": 0,
+            "ended": False,
         }
         report[m.pk] = info
-        if m.state == MeetingState.BEFORE:
+        refusal = services.window_refusal(m)
+        if m.state == MeetingState.BEFORE and refusal is None:
             continue
         commands = []
         for msg in mine:
@@ -73,6 +79,12 @@ def process_chat(messages: list, serialized: list[dict]) -> dict[int, dict]:
             cmd = parse_chat_command(msg.text, m.chat_prefix, m.flag_command)
             if cmd is not None:
                 commands.append((msg, cmd))
+        if refusal is not None:
+            # Outside the window: nothing counts (and an ended window ends the meeting now).
+            info["refused"] += len(commands)
+            if refusal == services.ENDED_OUTCOME:
+                info["ended"] = services.end_if_over(m.pk) is not None
+            continue
         if not commands:
             continue
         authors = {msg.author_id: msg.author for msg, _ in commands}

@@ -94,6 +94,15 @@ class Meeting(models.Model):
     def __str__(self):
         return self.title
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .window import window_error
+
+        error = window_error(self.starts_at, self.ends_at)
+        if error:
+            raise ValidationError({"ends_at": error})
+
 
 class QuestionKind(models.TextChoices):
     TEXT = "text", "Text slide"

@@ -134,6 +134,8 @@ def meeting_info(m: Meeting) -> dict:
         "description_html": render_description(m.description),
         "state": m.state,
         "version": m.version,
+        "starts_at": _iso(m.starts_at),
+        "ends_at": _iso(m.ends_at),
         "scoring_mode": m.scoring_mode,
         "allow_vote_change": m.allow_vote_change,
         "chat_prefix": m.chat_prefix,

@@ -49,6 +49,16 @@ from .parsing import (
 )
 from .scoring import answer_points, window_for
 from .state import Slot, TransitionError, transition
+from .window import (
+    ENDED,
+    NOT_STARTED,
+    ended_message,
+    host_ended_message,
+    host_not_started_message,
+    not_started_message,
+    phase,
+    window_error,
+)
 
 # Wrong flag attempts allowed per participant per window.
 FLAG_ATTEMPTS = 5
@@ -64,6 +74,48 @@ class ServiceError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class MeetingOver(ServiceError):
+    """Refused because the meeting's window has ended but the meeting is not ``after`` yet: the
+    caller ends it (``end_if_over``) and publishes the new state (polls.live.end_if_over)."""
+
+    def __init__(self, meeting_id: int, message: str):
+        super().__init__("closed", message)
+        self.meeting_id = meeting_id
+
+
+# Outcomes of record_answers / record_words outside the meeting's window.
+NOT_STARTED_OUTCOME = NOT_STARTED
+ENDED_OUTCOME = ENDED
+
+
+def window_refusal(m: Meeting, now=None) -> str | None:
+    """``not_started`` / ``ended`` when a participant write must be refused, else None.
+    ``ended`` only while the meeting is not ``after`` yet (then it must be ended)."""
+    p = phase(m.starts_at, m.ends_at, now or timezone.now())
+    if p == NOT_STARTED:
+        return NOT_STARTED
+    if p == ENDED and m.state != MeetingState.AFTER:
+        return ENDED
+    return None
+
+
+def check_window(m: Meeting, now=None) -> None:
+    """Raise the participant-facing ServiceError for a write outside the window."""
+    refusal = window_refusal(m, now)
+    if refusal == NOT_STARTED:
+        raise ServiceError("not_started", not_started_message(m.starts_at))
+    if refusal == ENDED:
+        raise MeetingOver(m.pk, ended_message(m.ends_at))
+
+
+def window_message(meeting_id: int) -> tuple[str, str]:
+    """(code, message) for a write refused by the window (batched answers carry no meeting)."""
+    m = Meeting.objects.get(pk=meeting_id)
+    if m.starts_at is not None and phase(m.starts_at, m.ends_at, timezone.now()) == NOT_STARTED:
+        return "not_started", not_started_message(m.starts_at)
+    return "closed", ended_message(m.ends_at)
 
 
 def render_description(text: str) -> str:
@@ -175,9 +227,52 @@ def claim_control_if_free(meeting_id: int, user_id: int) -> bool:
 
 
 @transaction.atomic
-def apply_command(meeting_id: int, command: str, target_question_id: int | None = None) -> Meeting:
-    """Run one state-machine command and persist the new state. Raises ServiceError."""
+def set_window(meeting_id: int, starts_at, ends_at) -> Meeting:
+    """Change the meeting's window (None = open on that side). Publish the state afterwards
+    (polls.live.publish_state re-arms the end timer)."""
+    error = window_error(starts_at, ends_at)
+    if error:
+        raise ServiceError("invalid", error)
     m = Meeting.objects.select_for_update().get(pk=meeting_id)
+    m.starts_at, m.ends_at = starts_at, ends_at
+    m.version += 1
+    m.save(update_fields=["starts_at", "ends_at", "version"])
+    return m
+
+
+def apply_command(meeting_id: int, command: str, target_question_id: int | None = None) -> Meeting:
+    """Run one state-machine command and persist the new state. Raises ServiceError.
+
+    The window: before ``starts_at`` every command but ``end`` is refused (``not_started``);
+    from ``ends_at`` on, every command but ``end`` raises MeetingOver (the caller ends the
+    meeting, see end_if_over)."""
+    with transaction.atomic():
+        m = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if command != "end":
+            p = phase(m.starts_at, m.ends_at, timezone.now())
+            if p == NOT_STARTED:
+                raise ServiceError("not_started", host_not_started_message(m.starts_at))
+            if p == ENDED:
+                raise MeetingOver(m.pk, host_ended_message(m.ends_at))
+        return _apply(m, command, target_question_id)
+
+
+def end_if_over(meeting_id: int, now=None) -> Meeting | None:
+    """End the meeting if its window is over and it is not ``after`` yet (idempotent: timers of
+    several processes and lazy checks may all call it). Returns the meeting if it ended it."""
+    now = now or timezone.now()
+    if not Meeting.objects.filter(pk=meeting_id, ends_at__lte=now).exclude(
+        state=MeetingState.AFTER
+    ).exists():
+        return None
+    with transaction.atomic():
+        m = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if m.state == MeetingState.AFTER or phase(m.starts_at, m.ends_at, now) != ENDED:
+            return None
+        return _apply(m, "end", None)
+
+
+def _apply(m: Meeting, command: str, target_question_id: int | None) -> Meeting:
     questions = list(m.questions.all())
     ids = [q.pk for q in questions]
     index = ids.index(m.current_question_id) if m.current_question_id in ids else None
@@ -230,7 +325,8 @@ def close_if_expired(meeting_id: int, question_id: int, opened_at) -> Meeting | 
             or m.state != MeetingState.ONGOING
         ):
             return None
-    return apply_command(meeting_id, "close")
+        # Not apply_command: the window rules are for people; a timer just closes its question.
+        return _apply(m, "close", None)
 
 
 # --- participants ---------------------------------------------------------------------------
@@ -239,7 +335,9 @@ def join(meeting: Meeting | int, nickname: str) -> tuple[Participant, str]:
     if not nickname:
         raise ServiceError("invalid", "choose a nickname")
     meeting_id = meeting if isinstance(meeting, int) else meeting.pk
-    if Meeting.objects.filter(pk=meeting_id, state=MeetingState.AFTER).exists():
+    m = Meeting.objects.only("state", "starts_at", "ends_at").get(pk=meeting_id)
+    check_window(m)
+    if m.state == MeetingState.AFTER:
         raise ServiceError("closed", "this meeting has ended")
     token = new_resume_token()
     p = Participant.objects.create(
@@ -329,7 +427,8 @@ def _question_open(q: Question, now) -> bool:
 
 def record_answers(question_id: int, answers: list[Answer], meeting_id=None) -> BatchResult:
     """Record many poll/quiz/rating answers in a few queries. Outcome per answer, in order:
-    ok, changed, duplicate, closed, invalid, not_found."""
+    ok, changed, duplicate, closed, invalid, not_found; not_started / ended outside the meeting's
+    window (then nothing is written)."""
     with transaction.atomic():
         return _record_answers(question_id, answers, meeting_id)
 
@@ -340,6 +439,9 @@ def _record_answers(question_id, answers, meeting_id) -> BatchResult:
         return BatchResult(meeting_id, ["not_found"] * len(answers))
     m = q.meeting
     now = timezone.now()
+    refusal = window_refusal(m, now)
+    if refusal:
+        return BatchResult(m.pk, [refusal] * len(answers))
     if q.kind not in (QuestionKind.POLL, QuestionKind.QUIZ, QuestionKind.RATING):
         return BatchResult(m.pk, ["invalid"] * len(answers))
     if not _question_open(q, now):
@@ -550,14 +652,18 @@ def _score_quiz(m: Meeting, q: Question, votes: list[_NewVote], now) -> int | No
 
 def record_words(question_id: int, entries: list[tuple[int, str]], meeting_id=None) -> BatchResult:
     """Word-cloud entries (participant id, raw text) in a few queries. Outcome per entry:
-    ok, duplicate, limit, too_short, too_long, blocked, invalid, closed, not_found."""
+    ok, duplicate, limit, too_short, too_long, blocked, invalid, closed, not_found, and
+    not_started / ended outside the meeting's window."""
     with transaction.atomic():
-        q = Question.objects.filter(pk=question_id).first()
+        q = Question.objects.select_related("meeting").filter(pk=question_id).first()
         if q is None or (meeting_id is not None and q.meeting_id != meeting_id):
             return BatchResult(meeting_id, ["not_found"] * len(entries))
+        now = timezone.now()
+        refusal = window_refusal(q.meeting, now)
+        if refusal:
+            return BatchResult(q.meeting_id, [refusal] * len(entries))
         if q.kind != QuestionKind.WORDCLOUD:
             return BatchResult(q.meeting_id, ["invalid"] * len(entries))
-        now = timezone.now()
         if not _question_open(q, now):
             return BatchResult(q.meeting_id, ["closed"] * len(entries))
         blocked = blocked_set(q.blocked_words)
@@ -604,7 +710,7 @@ def record_words(question_id: int, entries: list[tuple[int, str]], meeting_id=No
 # --- flags ----------------------------------------------------------------------------------
 def submit_flag(meeting_id: int, participant_id: int, raw: str) -> dict:
     """Check a flag code. Returns {"flag", "points", "first_blood"}; raises ServiceError with
-    code wrong / already / rate_limited / closed."""
+    code wrong / already / rate_limited / closed / not_started (MeetingOver after the window)."""
     with transaction.atomic():
         p = (
             Participant.objects.select_for_update()
@@ -612,9 +718,10 @@ def submit_flag(meeting_id: int, participant_id: int, raw: str) -> dict:
             .get(pk=participant_id, meeting_id=meeting_id)
         )
         m = p.meeting
+        now = timezone.now()
+        check_window(m, now)
         if m.state in (MeetingState.BEFORE, MeetingState.AFTER):
             raise ServiceError("closed", "flags are accepted while the meeting runs")
-        now = timezone.now()
         window_open = p.flag_window_start is not None and now - p.flag_window_start < FLAG_WINDOW
         if window_open and p.flag_failures >= FLAG_ATTEMPTS:
             wait = int((p.flag_window_start + FLAG_WINDOW - now).total_seconds()) + 1

@@ -136,8 +136,45 @@ def host_dashboard(request, meeting_id):
             "description_html": services.render_description(meeting.description),
             "flags": meeting.flags.all(),
             "question_form": QuestionForm(),
+            "window_form": WindowForm(instance=meeting),
+            "time_zone": settings.TIME_ZONE,
         },
     )
+
+
+class WindowForm(forms.ModelForm):
+    """The meeting's start/end window (validated by Meeting.clean: the end after the start)."""
+
+    class Meta:
+        model = Meeting
+        fields = ["starts_at", "ends_at"]
+        widgets = {
+            "starts_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        }
+
+
+@host_required
+@require_POST
+def host_window(request, meeting_id):
+    meeting = get_object_or_404(Meeting, pk=meeting_id)
+    form = WindowForm(request.POST, instance=meeting)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("polls:host_dashboard", meeting_id=meeting.pk)
+    try:
+        services.set_window(
+            meeting.pk, form.cleaned_data["starts_at"], form.cleaned_data["ends_at"]
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("polls:host_dashboard", meeting_id=meeting.pk)
+    from .ending import publish_window
+
+    publish_window(meeting.pk)
+    return redirect("polls:host_dashboard", meeting_id=meeting.pk)
 
 
 class QuestionForm(forms.Form):
@@ -274,14 +311,21 @@ def export_results(request, meeting_id):
 
 def join(request):
     """The participant page: enter the code (pre-filled from the QR) and a nickname."""
+    from django.utils import timezone
+
+    from .window import ENDED, NOT_STARTED, phase
+
     code = normalize_join_code(request.GET.get("code", ""))[:16]
     meeting = Meeting.objects.filter(join_code=code).first() if code else None
+    window = phase(meeting.starts_at, meeting.ends_at, timezone.now()) if meeting else None
     return render(
         request,
         "polls/join.html",
         {
             "code": code,
             "meeting": meeting,
-            "ended": meeting is not None and meeting.state == MeetingState.AFTER,
+            "ended": meeting is not None
+            and (meeting.state == MeetingState.AFTER or window == ENDED),
+            "opens_at": meeting.starts_at if window == NOT_STARTED else None,
         },
     )

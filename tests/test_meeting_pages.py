@@ -140,3 +140,32 @@ def test_host_adds_questions_from_the_dashboard(host):
     assert m.questions.count() == 6
     host.post(f"/host/{m.pk}/questions/", {"kind": "rating", "text": "Rate", "rating_max": 10})
     assert m.questions.last().rating_max == 10
+
+
+def test_window_on_the_join_page_and_the_dashboard_and_changed_from_the_dashboard(host, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    opens = timezone.now() + timedelta(days=1)
+    m = standard(starts_at=opens)
+    page = client.get(f"/join/?code={m.join_code}").content.decode()
+    assert 'id="opens-at"' in page and opens.strftime("%Y-%m-%d %H:%M") in page
+    assert 'datetime="' + opens.strftime("%Y-%m-%dT%H:%M:%S") in page  # shown in local time
+    open_now = standard()
+    page = client.get(f"/join/?code={open_now.join_code}").content.decode()
+    assert 'id="opens-at" class="banner" hidden' in page
+    dash = host.get(f"/host/{m.pk}/").content.decode()
+    assert "opens " + opens.strftime("%Y-%m-%d %H:%M") in dash and 'id="window-form"' in dash
+    # The end before the start is refused with the model's message; a valid window is saved.
+    resp = host.post(
+        f"/host/{m.pk}/window/",
+        {"starts_at": "2030-05-01T15:00", "ends_at": "2030-05-01T14:00"},
+        follow=True,
+    )
+    assert "the end must be after the start" in resp.content.decode()
+    version = Meeting.objects.get(pk=m.pk).version
+    host.post(f"/host/{m.pk}/window/", {"starts_at": "", "ends_at": "2030-05-01T16:00"})
+    fresh = Meeting.objects.get(pk=m.pk)
+    assert fresh.starts_at is None and fresh.ends_at.hour == 16 and fresh.version == version + 1
+    assert "ends 2030-05-01 16:00" in host.get(f"/host/{m.pk}/").content.decode()

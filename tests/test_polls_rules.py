@@ -207,3 +207,34 @@ def test_join_codes_are_random_and_unambiguous():
     for c in codes:
         assert set(c) <= set(JOIN_CODE_ALPHABET)
     assert not set("0O1IL") & set(JOIN_CODE_ALPHABET)
+
+
+# --- the meeting's window -------------------------------------------------------------------
+def test_window_phase_before_open_and_ended():
+    from polls.window import ENDED, NOT_STARTED, OPEN, phase
+
+    start = datetime(2030, 5, 1, 14, 0, tzinfo=UTC)
+    end = datetime(2030, 5, 1, 15, 0, tzinfo=UTC)
+    minute = start.replace(minute=1) - start
+    assert phase(None, None, start) == OPEN  # no window, no restriction
+    assert phase(start, end, start - minute) == NOT_STARTED
+    assert phase(start, end, start) == OPEN  # opens AT starts_at
+    assert phase(start, end, end - minute) == OPEN
+    assert phase(start, end, end) == ENDED  # ends AT ends_at
+    assert phase(start, None, end.replace(year=2040)) == OPEN
+    assert phase(None, end, start.replace(year=2000)) == OPEN
+    assert phase(None, end, end) == ENDED
+
+
+def test_window_must_end_after_it_starts_and_messages_say_when():
+    from polls.window import host_not_started_message, not_started_message, window_error
+
+    start = datetime(2030, 5, 1, 14, 0, tzinfo=UTC)
+    later = datetime(2030, 5, 1, 15, 0, tzinfo=UTC)
+    assert window_error(start, later) is None
+    assert window_error(None, later) is None and window_error(start, None) is None
+    assert window_error(later, start) == "the end must be after the start"
+    assert window_error(start, start) == "the end must be after the start"
+    assert "2030-05-01 14:00" in not_started_message(start)
+    msg = host_not_started_message(start)
+    assert "2030-05-01 14:00" in msg and "admin" in msg and "dashboard" in msg

@@ -280,3 +280,114 @@ def test_timed_streak_is_broken_by_not_answering():
     svc.apply_command(m.pk, "close")
     streaks = dict(Participant.objects.values_list("nickname", "streak"))
     assert streaks == {"p0": 4, "p1": 0}
+
+
+# --- the meeting's window -------------------------------------------------------------------
+def test_before_the_window_nobody_joins_answers_or_starts_and_the_message_says_when():
+    m = standard(starts_at=timezone.now() + timedelta(hours=1))
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.join(m, "early")
+    assert exc.value.code == "not_started" and "opens at" in exc.value.message
+    for cmd in ("start", "next"):
+        with pytest.raises(svc.ServiceError) as exc:
+            svc.apply_command(m.pk, cmd)
+        assert exc.value.code == "not_started" and "admin" in exc.value.message
+    assert Meeting.objects.get(pk=m.pk).state == MeetingState.BEFORE
+    # A meeting that was running when its window was moved into the future: answers refused.
+    Meeting.objects.filter(pk=m.pk).update(starts_at=None)
+    (p,) = people(m, 1)
+    goto(m, K.POLL)
+    Meeting.objects.filter(pk=m.pk).update(starts_at=timezone.now() + timedelta(hours=1))
+    poll = q(m, K.POLL)
+    res = svc.record_answers(poll.pk, [svc.Answer(p.pk, choice_id=choice(poll, "Red").pk)])
+    assert res.outcomes == ["not_started"] and Vote.objects.count() == 0
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.check_flag(m.pk, p.pk, "s3cret")
+    assert exc.value.code == "not_started"
+    # The host can always end it.
+    assert svc.apply_command(m.pk, "end").state == MeetingState.AFTER
+
+
+def test_after_the_window_writes_are_refused_and_end_if_over_ends_the_meeting_once():
+    m = standard()
+    svc.apply_command(m.pk, "start")
+    (p,) = people(m, 1)
+    goto(m, K.WORDCLOUD)
+    Meeting.objects.filter(pk=m.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    wc = q(m, K.WORDCLOUD)
+    assert svc.record_words(wc.pk, [(p.pk, "late")]).outcomes == ["ended"]
+    with pytest.raises(svc.MeetingOver) as exc:
+        svc.join(m, "late")
+    assert exc.value.code == "closed" and exc.value.meeting_id == m.pk
+    with pytest.raises(svc.MeetingOver):
+        svc.apply_command(m.pk, "next")
+    ended = svc.end_if_over(m.pk)
+    assert ended is not None and ended.state == MeetingState.AFTER
+    assert q(m, K.WORDCLOUD).status == "closed"  # the open question was closed
+    assert svc.end_if_over(m.pk) is None  # idempotent
+    assert svc.record_words(wc.pk, [(p.pk, "late")]).outcomes == ["closed"]
+    assert Word.objects.count() == 0
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.join(m, "later")
+    assert exc.value.code == "closed"
+
+
+def test_end_if_over_leaves_a_meeting_without_window_or_before_its_end_alone():
+    m = standard()
+    svc.apply_command(m.pk, "start")
+    assert svc.end_if_over(m.pk) is None
+    Meeting.objects.filter(pk=m.pk).update(ends_at=timezone.now() + timedelta(minutes=5))
+    assert svc.end_if_over(m.pk) is None
+    assert Meeting.objects.get(pk=m.pk).state == MeetingState.WAITING
+
+
+def test_window_validation_model_admin_form_dashboard_form_and_service(rf):
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.core.exceptions import ValidationError
+
+    from polls.views import WindowForm
+
+    now = timezone.now()
+    m = standard()
+    m.starts_at, m.ends_at = now, now - timedelta(hours=1)
+    with pytest.raises(ValidationError) as exc:
+        m.full_clean()
+    assert "ends_at" in exc.value.message_dict
+    request = rf.get("/")
+    request.user = User.objects.create_superuser("root", password="x" * 20)
+    admin_form = admin.site._registry[Meeting].get_form(request, obj=m)
+    data = {
+        "title": "T",
+        "scoring_mode": "classic",
+        "points_correct": 1,
+        "first_correct_bonus": 1,
+        "timed_max_points": 1000,
+        "timed_window_seconds": 20,
+        "streak_bonus": 0,
+        "chat_prefix": "#",
+        "flag_command": "!flag",
+        "starts_at_0": "2030-05-01",
+        "starts_at_1": "15:00",
+        "ends_at_0": "2030-05-01",
+        "ends_at_1": "14:00",
+        "state_changed_at_0": "2030-01-01",
+        "state_changed_at_1": "10:00",
+    }
+    form = admin_form(data, instance=Meeting.objects.get(pk=m.pk))
+    assert not form.is_valid() and "ends_at" in form.errors
+    form = admin_form({**data, "ends_at_1": "16:00"}, instance=Meeting.objects.get(pk=m.pk))
+    assert form.is_valid(), form.errors
+    form = WindowForm(
+        {"starts_at": "2030-05-01T15:00", "ends_at": "2030-05-01T15:00"},
+        instance=Meeting.objects.get(pk=m.pk),
+    )
+    assert not form.is_valid() and "ends_at" in form.errors
+    with pytest.raises(svc.ServiceError) as exc:
+        svc.set_window(m.pk, now, now)
+    assert exc.value.code == "invalid"
+    before = Meeting.objects.get(pk=m.pk).version
+    svc.set_window(m.pk, None, now + timedelta(hours=2))
+    fresh = Meeting.objects.get(pk=m.pk)
+    assert fresh.starts_at is None and fresh.version == before + 1
+    assert public_state(fresh)["meeting"]["ends_at"] == (now + timedelta(hours=2)).isoformat()

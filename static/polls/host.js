@@ -74,6 +74,7 @@
     $("state").textContent = m.state;
     $("state").dataset.state = m.state;
     $("participants").textContent = state.participants;
+    renderWindow(m);
     renderRole();
     renderPlan();
     var q = state.question;
@@ -81,6 +82,19 @@
     renderTimer(q);
     renderResults(state.results);
     renderScoreboard(state.scoreboard);
+  }
+
+  function localTime(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  function renderWindow(m) {
+    var parts = [];
+    if (m.starts_at) parts.push((Date.parse(m.starts_at) > Date.now() ? "opens " : "opened ") + localTime(m.starts_at));
+    if (m.ends_at) parts.push((Date.parse(m.ends_at) > Date.now() ? "ends " : "ended ") + localTime(m.ends_at));
+    $("window").textContent = parts.length ? parts.join(" · ") : "none (no time limit)";
+    $("window").dataset.starts = m.starts_at || "";
+    $("window").dataset.ends = m.ends_at || "";
   }
 
   function renderTimer(q) {

@@ -19,6 +19,26 @@
   function tokenKey(c) { return "chorus.meeting." + c; }
   function status(text, bad) { $("answer-status").textContent = text || ""; $("answer-status").className = "status" + (bad ? " error" : ""); }
 
+  function localTime(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  function opensAt(m) {
+    return m.starts_at && Date.parse(m.starts_at) > Date.now() ? m.starts_at : null;
+  }
+  function renderOpensAt(m) {
+    var when = opensAt(m), p = $("opens-at");
+    p.hidden = !when;
+    if (when) {
+      clear(p);
+      p.appendChild(document.createTextNode("This meeting opens at "));
+      var t = el("time", localTime(when));
+      t.setAttribute("datetime", when);
+      p.appendChild(t);
+      p.appendChild(document.createTextNode("."));
+    }
+  }
+
   function normalize(c) { return (c || "").replace(/\s+/g, "").toUpperCase(); }
 
   function connect(c) {
@@ -91,6 +111,7 @@
       var prev = state;
       state = f;
       $("m-title").textContent = f.meeting.title;
+      renderOpensAt(f.meeting);
       var changed = !prev || prev.meeting.version !== f.meeting.version;
       if (joined && changed && f.type === "meeting.state") {
         status("");
@@ -115,7 +136,11 @@
     var s = state.meeting.state;
     stage.dataset.state = s;
     var q = state.question;
-    if (s === "before") { stage.appendChild(el("p", "The meeting has not started yet. Stay on this page.")); return; }
+    if (s === "before") {
+      var when = opensAt(state.meeting);
+      stage.appendChild(el("p", when ? "The meeting opens at " + localTime(when) + ". Stay on this page." : "The meeting has not started yet. Stay on this page."));
+      return;
+    }
     if (s === "after") {
       stage.appendChild(el("h2", "Thank you! The meeting is over."));
       renderScoreboard(stage);
@@ -246,6 +271,11 @@
     e.preventDefault();
     var v = $("flag-code").value.trim();
     if (v) submitFlag(v);
+  });
+
+  // Window times rendered by the server in its time zone: show them in the browser's.
+  document.querySelectorAll("time[datetime]").forEach(function (t) {
+    if (t.getAttribute("datetime")) t.textContent = localTime(t.getAttribute("datetime"));
   });
 
   // Coming back (reload, QR scan on a known device): resume at once.
