@@ -215,6 +215,7 @@ def main(argv=None) -> int:
         "--servers", type=int, default=1, help="uvicorn processes (scaleout only: Redis layer)"
     )
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--ws", default="websockets", help="uvicorn --ws implementation")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -237,7 +238,7 @@ def main(argv=None) -> int:
     try:
         for i in range(args.servers):
             ports.append(free_port(set(ports)))
-            servers.append(start_server(env, ports[-1], data, name=f"server{i}"))
+            servers.append(start_server(env, ports[-1], data, name=f"server{i}", ws=args.ws))
         try:  # the clients are Python too: give them the fast event loop the server uses
             import uvloop
 

@@ -162,7 +162,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "ingest.layers.EmbeddedChannelLayer",
             "CONFIG": {"capacity": CHANNEL_CAPACITY},
         }
     }
