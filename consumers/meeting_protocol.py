@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .protocol import Ack, Error, ServerFrame
 
@@ -61,8 +61,32 @@ class Reorder(_Frame):
 
 
 # --- server -> client -----------------------------------------------------------------------
+class MeetingInfo(BaseModel):
+    """``meeting`` of the state object (polls.serializers.meeting_info)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: int
+    title: str
+    description_html: str
+    state: Literal["before", "waiting", "ongoing", "results", "scoreboard", "after"]
+    version: int
+    # The start/end window (polls/window.py): ISO 8601 with offset, or null (no limit that side).
+    starts_at: AwareDatetime | None
+    ends_at: AwareDatetime | None
+    scoring_mode: Literal["classic", "timed"]
+    allow_vote_change: bool
+    chat_prefix: str
+    flag_command: str
+    flag_prefix: str
+
+
+class HostMeetingInfo(MeetingInfo):
+    join_code: str
+    controller: str | None
+
+
 class _State(ServerFrame):
-    meeting: dict
+    meeting: MeetingInfo
     question: dict | None
     position: dict
     results: dict | None
@@ -81,6 +105,7 @@ class MeetingState(_State):
 
 
 class _HostState(_State):
+    meeting: HostMeetingInfo
     plan: list[dict]
     participants: int
     flags: list[dict]
