@@ -22,7 +22,19 @@ from .base import (
     command,
     user_has_role,
 )
-from .meeting_protocol import AddWord, Empty, Goto, Join, Rate, Reorder, Resume, SubmitFlag, Vote
+from .meeting_protocol import (
+    AddWord,
+    Empty,
+    Goto,
+    Join,
+    QuestionDelete,
+    QuestionUpdate,
+    Rate,
+    Reorder,
+    Resume,
+    SubmitFlag,
+    Vote,
+)
 
 CHAT_IN_HELLO = 50
 
@@ -313,6 +325,20 @@ class HostConsumer(_NoConnectionChurn, FrameConsumer):
         await _service(services.reorder_plan)(self.meeting_id, frame.order)
         await live.publish_state(self.meeting_id)
         return {}
+
+    @command("question.update", QuestionUpdate, permission="can_control")
+    async def on_question_update(self, frame: QuestionUpdate):
+        await _service(services.update_question)(
+            self.meeting_id, frame.question_id, **frame.changes()
+        )
+        await live.publish_state(self.meeting_id)
+        return {"question_id": frame.question_id}
+
+    @command("question.delete", QuestionDelete, permission="can_control")
+    async def on_question_delete(self, frame: QuestionDelete):
+        result = await _service(services.delete_question)(self.meeting_id, frame.question_id)
+        await live.publish_state(self.meeting_id)
+        return result
 
     @command("state.get", Empty, permission="is_host")
     async def on_state_get(self, frame):

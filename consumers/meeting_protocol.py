@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from polls import services as lim  # the limits of a question's fields
+
 from .protocol import Ack, Error, ServerFrame
 
 
@@ -58,6 +60,48 @@ class Goto(_Frame):
 
 class Reorder(_Frame):
     order: list[int] = Field(min_length=1, max_length=1000)
+
+
+class ChoiceEdit(_Frame):
+    """One choice of ``question.update``: ``id`` keeps (and edits) an existing choice; without
+    it the choice is new."""
+
+    id: int | None = Field(default=None, gt=0)
+    text: str = Field(min_length=1, max_length=lim.CHOICE_TEXT_MAX)
+    correct: bool = False
+
+
+class QuestionUpdate(_Frame):
+    """Edit a question (polls.services.update_question: the rules). Only the fields sent change;
+    ``timer_seconds: null`` removes the timer. ``kind`` never changes (sending another is
+    ``invalid``). Answer settings (choices; word-cloud and rating settings) are frozen once the
+    question has answers (``conflict``)."""
+
+    question_id: int = Field(gt=0)
+    kind: Literal["text", "poll", "quiz", "wordcloud", "rating"] | None = None
+    text: str | None = Field(default=None, min_length=1, max_length=lim.QUESTION_TEXT_MAX)
+    description: str | None = Field(default=None, max_length=lim.DESCRIPTION_MAX)
+    timer_seconds: int | None = Field(default=None, ge=lim.TIMER_MIN, le=lim.TIMER_MAX)
+    choices: list[ChoiceEdit] | None = Field(
+        default=None, min_length=lim.CHOICES_MIN, max_length=lim.CHOICES_MAX
+    )
+    max_words: int | None = Field(default=None, ge=lim.MAX_WORDS_MIN, le=lim.MAX_WORDS_MAX)
+    min_word_length: int | None = Field(
+        default=None, ge=lim.WORD_LENGTH_MIN, le=lim.WORD_LENGTH_MAX
+    )
+    max_word_length: int | None = Field(
+        default=None, ge=lim.WORD_LENGTH_MIN, le=lim.WORD_LENGTH_MAX
+    )
+    blocked_words: str | None = Field(default=None, max_length=lim.BLOCKED_WORDS_MAX)
+    rating_max: int | None = Field(default=None, ge=lim.RATING_MAX_MIN, le=lim.RATING_MAX_MAX)
+
+    def changes(self) -> dict:
+        """The fields the client sent (an explicit null included), without question_id."""
+        return self.model_dump(exclude={"question_id"}, exclude_unset=True)
+
+
+class QuestionDelete(_Frame):
+    question_id: int = Field(gt=0)
 
 
 # --- server -> client -----------------------------------------------------------------------

@@ -151,9 +151,10 @@ def public_state(m: Meeting) -> dict:
     total = m.questions.count()
     index = None
     if q is not None:
-        index = m.questions.filter(order__lt=q.order).count() + m.questions.filter(
-            order=q.order, id__lt=q.pk
-        ).count()
+        index = (
+            m.questions.filter(order__lt=q.order).count()
+            + m.questions.filter(order=q.order, id__lt=q.pk).count()
+        )
     d = {
         "meeting": meeting_info(m),
         "question": question_dict(q, reveal=reveal and q.status == QuestionStatus.CLOSED)
@@ -167,6 +168,35 @@ def public_state(m: Meeting) -> dict:
         d["results"] = question_results(q, reveal=True)
     if m.state in (MeetingState.SCOREBOARD, MeetingState.AFTER):
         d["scoreboard"] = scoreboard(m.pk)
+    return d
+
+
+def plan_entry(q: Question, answers: int) -> dict:
+    """One question of the dashboard's plan, with what its edit form needs (host channel only:
+    correct choices and blocked words included)."""
+    d = {
+        "id": q.pk,
+        "order": q.order,
+        "kind": q.kind,
+        "text": q.text,
+        "description": q.description,
+        "status": q.status,
+        "timer_seconds": q.timer_seconds,
+        "answers": answers,
+        "choices": [
+            {"id": c.pk, "token": choice_token(c.token, i), "text": c.text, "correct": c.is_correct}
+            for i, c in enumerate(q.choices.all())
+        ]
+        if q.kind in (QuestionKind.POLL, QuestionKind.QUIZ)
+        else [],
+    }
+    if q.kind == QuestionKind.WORDCLOUD:
+        d["max_words"] = q.max_words
+        d["min_word_length"] = q.min_word_length
+        d["max_word_length"] = q.max_word_length
+        d["blocked_words"] = q.blocked_words
+    if q.kind == QuestionKind.RATING:
+        d["rating_max"] = q.rating_max
     return d
 
 
@@ -188,16 +218,8 @@ def host_state(m: Meeting) -> dict:
         .values_list("question_id", "n")
     )
     d["plan"] = [
-        {
-            "id": q.pk,
-            "order": q.order,
-            "kind": q.kind,
-            "text": q.text,
-            "status": q.status,
-            "timer_seconds": q.timer_seconds,
-            "answers": answers.get(q.pk, 0) + words.get(q.pk, 0),
-        }
-        for q in m.questions.all()
+        plan_entry(q, answers.get(q.pk, 0) + words.get(q.pk, 0))
+        for q in m.questions.prefetch_related("choices")
     ]
     q = m.current_question
     if q is not None and q.takes_answers and q.status != QuestionStatus.PENDING:

@@ -216,6 +216,309 @@ def add_question(meeting_id: int, *, kind: str, text: str, choices=(), **fields)
     return q
 
 
+# --- editing the plan (host dashboard: question.update / question.delete) -------------------
+# Limits of a question's fields: the dashboard's add form (polls.views.QuestionForm, kept equal by
+# a test) and the host socket's question.update frame (consumers/meeting_protocol.py).
+QUESTION_TEXT_MAX = 500  # Question.text
+DESCRIPTION_MAX = 5000
+CHOICE_TEXT_MAX = 300  # Choice.text
+CHOICES_MIN, CHOICES_MAX = 2, 50
+TIMER_MIN, TIMER_MAX = 1, 3600
+RATING_MAX_MIN, RATING_MAX_MAX = 2, 100
+MAX_WORDS_MIN, MAX_WORDS_MAX = 1, 20
+WORD_LENGTH_MIN, WORD_LENGTH_MAX = 1, 100  # record_words caps max_word_length at 100 anyway
+BLOCKED_WORDS_MAX = 2000
+
+# Always editable; and per kind, the answer settings (frozen once the question has answers).
+ALWAYS_EDITABLE = ("text", "description", "timer_seconds")
+ANSWER_SETTINGS = {
+    QuestionKind.TEXT: (),
+    QuestionKind.POLL: ("choices",),
+    QuestionKind.QUIZ: ("choices",),
+    QuestionKind.WORDCLOUD: ("max_words", "min_word_length", "max_word_length", "blocked_words"),
+    QuestionKind.RATING: ("rating_max",),
+}
+_EDITABLE = {"kind", *ALWAYS_EDITABLE, *{f for fs in ANSWER_SETTINGS.values() for f in fs}}
+ANSWERED_MESSAGE = (
+    "this question already has answers: only its text, description and timer can change"
+)
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError("invalid", message)
+
+
+def _clean_text(label: str, value, max_length: int, *, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise _invalid(f"{label} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise _invalid(f"{label} cannot be empty")
+    if len(value) > max_length:
+        raise _invalid(f"{label} is limited to {max_length} characters")
+    return value
+
+
+def _clean_int(label: str, value, low: int, high: int, *, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        none = " (or empty for none)" if nullable else ""
+        raise _invalid(f"{label} must be a whole number from {low} to {high}{none}")
+    return value
+
+
+def _clean_choices(kind: str, raw, existing_ids: set[int]) -> list[tuple[int | None, str, bool]]:
+    """[{id?, text, correct?}] -> [(id or None, text, correct)], in the new order."""
+    if not isinstance(raw, list | tuple):
+        raise _invalid("choices must be a list of {id?, text, correct?}")
+    if len(raw) < CHOICES_MIN:
+        raise _invalid("a poll or a quiz needs at least two choices")
+    if len(raw) > CHOICES_MAX:
+        raise _invalid(f"a question has at most {CHOICES_MAX} choices")
+    out: list[tuple[int | None, str, bool]] = []
+    seen: set[int] = set()
+    for n, c in enumerate(raw, 1):
+        if not isinstance(c, dict) or set(c) - {"id", "text", "correct"}:
+            raise _invalid(f"choice {n} must be {{id?, text, correct?}}")
+        cid = c.get("id")
+        if cid is not None:
+            if cid not in existing_ids:
+                raise _invalid(f"choice {n} is not a choice of this question")
+            if cid in seen:
+                raise _invalid(f"choice {n} is listed twice")
+            seen.add(cid)
+        text = _clean_text(f"choice {n}", c.get("text"), CHOICE_TEXT_MAX, required=True)
+        correct = c.get("correct", False)
+        if not isinstance(correct, bool):
+            raise _invalid(f"choice {n}: correct must be true or false")
+        out.append((cid, text, correct))
+    if kind == QuestionKind.QUIZ and not any(correct for _, _, correct in out):
+        raise _invalid("a quiz needs at least one correct choice")
+    return out
+
+
+def has_answers(question_id: int) -> bool:
+    """Votes (poll, quiz, rating) or words (word cloud) were recorded for the question."""
+    return (
+        Vote.objects.filter(question_id=question_id).exists()
+        or Word.objects.filter(question_id=question_id).exists()
+    )
+
+
+@transaction.atomic
+def update_question(meeting_id: int, question_id: int, **changes) -> Question:
+    """Edit a question of the plan. ``changes``: any of text, description, timer_seconds (None =
+    no timer), and the kind's answer settings: choices ([{id?, text, correct?}] for polls and
+    quizzes: listed ids are kept, choices left out are deleted, entries without id are added, the
+    list order is the new order), max_words / min_word_length / max_word_length / blocked_words
+    (word clouds), rating_max (ratings). ``kind`` may be given but never changes.
+
+    Once the question has answers (or words) its answer settings are frozen (``conflict``): only
+    the text, description and timer can change; sending the current settings unchanged is fine
+    (and while an answer is being written, see _lock_against_answers, it is ``conflict`` too). A
+    new timer applies the next time the question opens (an open question keeps its closing time).
+    Raises ServiceError (``not_found``, ``invalid``, ``conflict``). Bumps the meeting's version;
+    the caller publishes the new state."""
+    unknown = sorted(set(changes) - _EDITABLE)
+    if unknown:
+        raise _invalid(f"a question has no field {', '.join(unknown)}")
+    # FOR NO KEY UPDATE: serializes plan edits with each other and with state commands (FOR
+    # UPDATE), but not with the foreign-key checks (FOR KEY SHARE) of vote batches that write
+    # participants of this meeting meanwhile: a plain FOR UPDATE deadlocked with them.
+    m = Meeting.objects.select_for_update(no_key=True).filter(pk=meeting_id).first()
+    q = Question.objects.filter(pk=question_id, meeting_id=meeting_id).first()
+    if m is None or q is None:
+        raise ServiceError("not_found", "no such question in this meeting")
+    kind = changes.pop("kind", None)
+    if kind is not None and kind != q.kind:
+        raise _invalid("the kind of a question cannot change; delete it and add a new one")
+    allowed = ANSWER_SETTINGS[q.kind]
+    foreign = [f for f in changes if f not in ALWAYS_EDITABLE and f not in allowed]
+    if foreign:
+        raise _invalid(f"a {q.get_kind_display().lower()} has no {', '.join(foreign)}")
+
+    fields: dict = {}
+    if "text" in changes:
+        fields["text"] = _clean_text("the text", changes["text"], QUESTION_TEXT_MAX, required=True)
+    if "description" in changes:
+        fields["description"] = _clean_text(
+            "the description", changes["description"], DESCRIPTION_MAX, required=False
+        )
+    if "timer_seconds" in changes:
+        fields["timer_seconds"] = _clean_int(
+            "the timer", changes["timer_seconds"], TIMER_MIN, TIMER_MAX, nullable=True
+        )
+    answer_settings: dict = {}
+    if "rating_max" in changes:
+        answer_settings["rating_max"] = _clean_int(
+            "the rating scale", changes["rating_max"], RATING_MAX_MIN, RATING_MAX_MAX
+        )
+    if "max_words" in changes:
+        answer_settings["max_words"] = _clean_int(
+            "the words per participant", changes["max_words"], MAX_WORDS_MIN, MAX_WORDS_MAX
+        )
+    for name, label in (("min_word_length", "the shortest"), ("max_word_length", "the longest")):
+        if name in changes:
+            answer_settings[name] = _clean_int(
+                f"{label} word length", changes[name], WORD_LENGTH_MIN, WORD_LENGTH_MAX
+            )
+    shortest = answer_settings.get("min_word_length", q.min_word_length)
+    longest = answer_settings.get("max_word_length", q.max_word_length)
+    if (
+        "min_word_length" in answer_settings or "max_word_length" in answer_settings
+    ) and shortest > longest:
+        raise _invalid("the shortest word length cannot be more than the longest")
+    if "blocked_words" in changes:
+        answer_settings["blocked_words"] = _clean_text(
+            "the blocked words", changes["blocked_words"], BLOCKED_WORDS_MAX, required=False
+        )
+    existing = list(q.choices.all()) if "choices" in changes else []
+    new_choices = None
+    if "choices" in changes:
+        new_choices = _clean_choices(q.kind, changes["choices"], {c.pk for c in existing})
+        if new_choices == [(c.pk, c.text, c.is_correct) for c in existing]:
+            new_choices = None  # the same choices: no change
+
+    answer_settings = {k: v for k, v in answer_settings.items() if getattr(q, k) != v}
+    if answer_settings or new_choices is not None:
+        _lock_against_answers(q)
+        if has_answers(q.pk):
+            raise ServiceError("conflict", ANSWERED_MESSAGE)
+    fields.update(answer_settings)
+    if fields:
+        for name, value in fields.items():
+            setattr(q, name, value)
+        q.save(update_fields=list(fields))
+    if new_choices is not None:
+        _replace_choices(q, existing, new_choices)
+    Meeting.objects.filter(pk=meeting_id).update(version=F("version") + 1)
+    return q
+
+
+def _lock_against_answers(q: Question) -> None:
+    """Before the answer settings change: no answer may be written meanwhile. FOR UPDATE on the
+    question and its choices blocks the foreign-key checks (FOR KEY SHARE) of new votes until we
+    commit; NOWAIT, because a vote being written right now holds such a lock and waiting for it
+    deadlocked (it locks the choice and the question in its own order): the host retries."""
+    from django.db import DatabaseError
+
+    try:
+        with transaction.atomic():
+            list(Choice.objects.select_for_update(nowait=True).filter(question=q).values("pk"))
+            list(Question.objects.select_for_update(nowait=True).filter(pk=q.pk).values("pk"))
+    except DatabaseError as exc:
+        raise ServiceError("conflict", "answers are arriving right now; try again") from exc
+
+
+def _replace_choices(q: Question, existing: list[Choice], new: list[tuple]) -> None:
+    keep = {cid for cid, _, _ in new if cid is not None}
+    Choice.objects.filter(question=q).exclude(pk__in=keep).delete()
+    kept = [
+        Choice(pk=cid, question=q, order=i, text=text, is_correct=correct)
+        for i, (cid, text, correct) in enumerate(new)
+        if cid is not None
+    ]
+    if kept:  # tokens of kept choices stay
+        Choice.objects.bulk_update(kept, ["order", "text", "is_correct"])
+    Choice.objects.bulk_create(
+        [
+            Choice(question=q, order=i, text=text, is_correct=correct)
+            for i, (cid, text, correct) in enumerate(new)
+            if cid is None
+        ]
+    )
+
+
+@transaction.atomic
+def delete_question(meeting_id: int, question_id: int) -> dict:
+    """Delete a question of the plan with its choices, answers and words. Refused (``conflict``)
+    for the question on screen (meeting.current_question). The points its answers earned are
+    taken off the participants' scores in the same transaction (see _unscore). Bumps the meeting's
+    version; the caller publishes the new state. Returns {question_id, points_removed,
+    participants} (participants whose score changed)."""
+    m = Meeting.objects.select_for_update(no_key=True).filter(pk=meeting_id).first()  # see above
+    q = Question.objects.select_for_update().filter(pk=question_id, meeting_id=meeting_id).first()
+    if m is None or q is None:
+        raise ServiceError("not_found", "no such question in this meeting")
+    if m.current_question_id == q.pk:
+        raise ServiceError(
+            "conflict", "this question is on screen now; go to another question first"
+        )
+    earned = list(
+        Vote.objects.filter(question=q)
+        .exclude(points=0)
+        .values_list("participant_id", "points", "created_at")
+    )
+    _unscore(q, earned)
+    q.delete()  # cascades to its choices, votes and words
+    Meeting.objects.filter(pk=meeting_id).update(version=F("version") + 1)
+    return {
+        "question_id": question_id,
+        "points_removed": sum(points for _, points, _ in earned),
+        "participants": len(earned),
+    }
+
+
+def _unscore(q: Question, earned: list[tuple[int, int, datetime]]) -> None:
+    """Take the points of a deleted question's answers off the scores (F() expressions).
+
+    The scoreboard's tie-break is "who reached the score first" (score_reached_at). Whoever
+    scored again after the deleted answer reached the remaining score at that later moment, which
+    score_reached_at already holds; for whoever's last points came from the deleted answer it
+    becomes the time of their latest remaining points (a quiz answer or a flag capture), or when
+    they joined if none are left. Streaks (timed mode) are not recomputed."""
+    from django.db.models import Max
+
+    if not earned:
+        return
+    pids = sorted({pid for pid, _, _ in earned})
+    # Lock the rows (in id order) first: the open question may be scoring some of them meanwhile.
+    # NO KEY: their vote inserts (foreign-key checks) need not wait, only their score updates.
+    joined = dict(
+        Participant.objects.select_for_update(no_key=True)
+        .filter(pk__in=pids)
+        .order_by("pk")
+        .values_list("pk", "joined_at")
+    )
+    by_points: dict[int, list[int]] = {}
+    for pid, points, _ in earned:
+        by_points.setdefault(points, []).append(pid)
+    Participant.objects.filter(pk__in=pids).update(
+        score=F("score")
+        - Case(
+            *[When(pk__in=ps, then=Value(pts)) for pts, ps in by_points.items()],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+    last_vote = dict(
+        Vote.objects.filter(participant_id__in=pids)
+        .exclude(question=q)
+        .exclude(points=0)
+        .values("participant_id")
+        .annotate(t=Max("created_at"))
+        .values_list("participant_id", "t")
+    )
+    last_capture = dict(
+        FlagCapture.objects.filter(participant_id__in=pids)
+        .exclude(points=0)
+        .values("participant_id")
+        .annotate(t=Max("created_at"))
+        .values_list("participant_id", "t")
+    )
+    fixed = []
+    for pid, _, deleted_at in earned:
+        last = max((t for t in (last_vote.get(pid), last_capture.get(pid)) if t), default=None)
+        if last is not None and last > deleted_at:
+            continue
+        fixed.append(Participant(pk=pid, score_reached_at=last or joined[pid]))
+    if fixed:
+        Participant.objects.bulk_update(fixed, ["score_reached_at"])
+
+
 def take_control(meeting_id: int, user_id: int) -> None:
     Meeting.objects.filter(pk=meeting_id).update(controller_id=user_id, version=F("version") + 1)
 
@@ -261,9 +564,11 @@ def end_if_over(meeting_id: int, now=None) -> Meeting | None:
     """End the meeting if its window is over and it is not ``after`` yet (idempotent: timers of
     several processes and lazy checks may all call it). Returns the meeting if it ended it."""
     now = now or timezone.now()
-    if not Meeting.objects.filter(pk=meeting_id, ends_at__lte=now).exclude(
-        state=MeetingState.AFTER
-    ).exists():
+    if (
+        not Meeting.objects.filter(pk=meeting_id, ends_at__lte=now)
+        .exclude(state=MeetingState.AFTER)
+        .exists()
+    ):
         return None
     with transaction.atomic():
         m = Meeting.objects.select_for_update().get(pk=meeting_id)
@@ -429,8 +734,14 @@ def record_answers(question_id: int, answers: list[Answer], meeting_id=None) -> 
     """Record many poll/quiz/rating answers in a few queries. Outcome per answer, in order:
     ok, changed, duplicate, closed, invalid, not_found; not_started / ended outside the meeting's
     window (then nothing is written)."""
-    with transaction.atomic():
-        return _record_answers(question_id, answers, meeting_id)
+    try:
+        with transaction.atomic():
+            return _record_answers(question_id, answers, meeting_id)
+    except IntegrityError:
+        # A choice read as valid was deleted meanwhile (the host edited the question before its
+        # first answer: update_question): once more, with the choices as they are now.
+        with transaction.atomic():
+            return _record_answers(question_id, answers, meeting_id)
 
 
 def _record_answers(question_id, answers, meeting_id) -> BatchResult:

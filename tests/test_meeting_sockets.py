@@ -382,3 +382,133 @@ async def test_after_a_restart_an_expired_timer_closes_the_question_when_someone
     )
     assert st["meeting"]["state"] == "waiting"
     await alice.disconnect()
+
+
+# --- editing the plan from the dashboard: question.update / question.delete ------------------
+async def test_controller_edits_the_current_question_and_participants_see_it():
+    m, qs = await setup_meeting(first_correct_bonus=0)
+    poll = qs[K.POLL]
+    host, _, _ = await host_socket(m)
+    alice, _, _ = await participant(m, "alice")
+    await call(host, "question.goto", question_id=poll.pk)
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["question"]["status"] == "open")
+    red, green, blue = (c["id"] for c in st["question"]["choices"])
+    version = st["meeting"]["version"]
+    # No answer yet: the choices can change (one renamed, one removed, one added, new order).
+    ack = await call(
+        host,
+        "question.update",
+        question_id=poll.pk,
+        text="Favourite <b>colour</b>?",
+        timer_seconds=None,
+        choices=[{"id": blue, "text": "Blue"}, {"id": red, "text": "Crimson"}, {"text": "Gold"}],
+    )
+    assert ack["type"] == "ack" and ack["question_id"] == poll.pk, ack
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["meeting"]["version"] > version)
+    assert st["question"]["text"] == "Favourite <b>colour</b>?"  # data, never HTML
+    assert [(c["token"], c["text"]) for c in st["question"]["choices"]] == [
+        ("A", "Blue"),
+        ("B", "Crimson"),
+        ("C", "Gold"),
+    ]
+    assert all("correct" not in c for c in st["question"]["choices"])  # still hidden
+    hs = await recv_until(
+        host, "host.state", pred=lambda f: f["plan"][1]["text"] == "Favourite <b>colour</b>?"
+    )
+    assert [c["text"] for c in hs["plan"][1]["choices"]] == ["Blue", "Crimson", "Gold"]
+    err = await call(alice, "vote", question_id=poll.pk, choice_id=green)  # removed
+    assert err["code"] == "invalid"
+    assert (await call(alice, "vote", question_id=poll.pk, choice_id=blue))["result"] == "ok"
+    # Answered: the text and timer may still change, the choices not.
+    err = await call(
+        host, "question.update", question_id=poll.pk, choices=[{"text": "x"}, {"text": "y"}]
+    )
+    assert err["code"] == "conflict" and "already has answers" in err["message"]
+    err = await call(host, "question.update", question_id=poll.pk, kind="quiz")
+    assert err["code"] == "invalid" and "kind" in err["message"]
+    ack = await call(host, "question.update", question_id=poll.pk, text="Colour?", timer_seconds=60)
+    assert ack["type"] == "ack"
+    st = await recv_until(alice, "meeting.state", pred=lambda f: f["question"]["text"] == "Colour?")
+    assert st["question"]["timer_seconds"] == 60
+    for c in (host, alice):
+        await c.disconnect()
+
+
+async def test_controller_deletes_a_question_and_its_points_leave_the_scoreboard():
+    m, qs = await setup_meeting(first_correct_bonus=1)
+    quiz = qs[K.QUIZ]
+    host, _, _ = await host_socket(m)
+    bob, _, _ = await participant(m, "bob")
+    await call(host, "question.goto", question_id=quiz.pk)
+    four = await sync_to_async(lambda: quiz.choices.get(text="4").pk)()
+    assert (await call(bob, "vote", question_id=quiz.pk, choice_id=four))["result"] == "ok"
+    err = await call(host, "question.delete", question_id=quiz.pk)
+    assert err["code"] == "conflict" and "on screen" in err["message"]
+    assert (await call(host, "show.scoreboard"))["state"] == "scoreboard"
+    st = await recv_until(
+        bob, "meeting.state", pred=lambda f: f["meeting"]["state"] == "scoreboard"
+    )
+    assert st["scoreboard"][0]["score"] == 2 and st["position"]["total"] == 5
+    assert (await call(host, "question.goto", question_id=qs[K.POLL].pk))["type"] == "ack"
+    ack = await call(host, "question.delete", question_id=quiz.pk)
+    assert ack["points_removed"] == 2 and ack["participants"] == 1, ack
+    hs = await recv_until(host, "host.state", pred=lambda f: len(f["plan"]) == 4)
+    assert quiz.pk not in [p["id"] for p in hs["plan"]]
+    assert hs["scoreboard"][0]["nickname"] == "bob" and hs["scoreboard"][0]["score"] == 0
+    st = await recv_until(bob, "meeting.state", pred=lambda f: f["position"]["total"] == 4)
+    assert (await call(bob, "me"))["me"]["score"] == 0
+    err = await call(host, "question.delete", question_id=quiz.pk)
+    assert err["code"] == "not_found"
+    for c in (host, bob):
+        await c.disconnect()
+
+
+async def test_read_only_dashboard_cannot_edit_or_delete_questions():
+    m, qs = await setup_meeting()
+    first, _, _ = await host_socket(m, "first")
+    viewer, hello, _ = await host_socket(m, "viewer")
+    assert hello["role"] == "view"
+    poll = qs[K.POLL]
+    err = await call(viewer, "question.update", question_id=poll.pk, text="hijacked")
+    assert err["code"] == "forbidden"
+    err = await call(viewer, "question.delete", question_id=poll.pk)
+    assert err["code"] == "forbidden"
+    poll = await sync_to_async(type(poll).objects.get)(pk=poll.pk)
+    assert poll.text == "Favourite colour?"
+    # A participant socket has no such commands at all.
+    alice, _, _ = await participant(m)
+    err = await call(alice, "question.delete", question_id=poll.pk)
+    assert err["code"] == "unknown_type"
+    for c in (first, viewer, alice):
+        await c.disconnect()
+
+
+async def test_malformed_plan_edits_get_error_frames_and_the_socket_lives():
+    m, qs = await setup_meeting()
+    host, _, _ = await host_socket(m)
+    poll = qs[K.POLL].pk
+    for fields, field in (
+        ({"question_id": "x"}, "question_id"),
+        ({}, "question_id"),
+        ({"question_id": poll, "status": "closed"}, "status"),
+        ({"question_id": poll, "timer_seconds": 0}, "timer_seconds"),
+        ({"question_id": poll, "timer_seconds": 3601}, "timer_seconds"),
+        ({"question_id": poll, "text": ""}, "text"),
+        ({"question_id": poll, "choices": [{"text": "alone"}]}, "choices"),
+        ({"question_id": poll, "choices": [{"text": "a"}, {"txt": "b"}]}, "choices.1.text"),
+        ({"question_id": poll, "choices": "A,B"}, "choices"),
+        ({"question_id": poll, "kind": "essay"}, "kind"),
+    ):
+        err = await call(host, "question.update", **fields)
+        assert err["code"] == "invalid", (fields, err)
+        assert field in [d["field"] for d in err["details"]], (fields, err["details"])
+    err = await call(host, "question.delete", question_id=-1)
+    assert err["code"] == "invalid"
+    err = await call(host, "question.update", question_id=999999, text="x")
+    assert err["code"] == "not_found"
+    err = await call(host, "question.update", question_id=poll, rating_max=7)
+    assert err["code"] == "invalid" and "has no rating_max" in err["message"]
+    await host.send_to(text_data='{"type": "question.update", "question_id": ')
+    assert (await recv(host))["code"] == "bad_json"
+    assert (await call(host, "ping"))["pong"] is True
+    await host.disconnect()

@@ -391,3 +391,251 @@ def test_window_validation_model_admin_form_dashboard_form_and_service(rf):
     fresh = Meeting.objects.get(pk=m.pk)
     assert fresh.starts_at is None and fresh.version == before + 1
     assert public_state(fresh)["meeting"]["ends_at"] == (now + timedelta(hours=2)).isoformat()
+
+
+# --- editing the plan: update_question / delete_question --------------------------------------
+def _choices(question):
+    return [(c.text, c.is_correct) for c in question.choices.all()]
+
+
+def _error(fn, *args, **kw):
+    with pytest.raises(svc.ServiceError) as exc:
+        fn(*args, **kw)
+    return exc.value
+
+
+def test_update_question_text_timer_and_choices_before_any_answer():
+    m = standard()
+    quiz = q(m, K.QUIZ)
+    three, four = choice(quiz, "3"), choice(quiz, "4")
+    version = Meeting.objects.get(pk=m.pk).version
+    svc.update_question(
+        m.pk,
+        quiz.pk,
+        kind="quiz",
+        text="  2 + 3?  ",
+        description="*sum*",
+        timer_seconds=30,
+        choices=[
+            {"id": four.pk, "text": "4", "correct": False},
+            {"text": "5", "correct": True},
+            {"id": three.pk, "text": "three"},
+        ],
+    )
+    quiz.refresh_from_db()
+    assert (quiz.text, quiz.description, quiz.timer_seconds) == ("2 + 3?", "*sum*", 30)
+    assert _choices(quiz) == [("4", False), ("5", True), ("three", False)]  # "Four" deleted
+    assert choice(quiz, "4").pk == four.pk and choice(quiz, "three").pk == three.pk  # kept
+    assert Meeting.objects.get(pk=m.pk).version == version + 1
+    svc.update_question(m.pk, quiz.pk, timer_seconds=None)
+    quiz.refresh_from_db()
+    assert quiz.timer_seconds is None and quiz.text == "2 + 3?"  # only what was sent changes
+    plan = {p["id"]: p for p in host_state(Meeting.objects.get(pk=m.pk))["plan"]}
+    assert [(c["token"], c["text"], c["correct"]) for c in plan[quiz.pk]["choices"]] == [
+        ("A", "4", False),
+        ("B", "5", True),
+        ("C", "three", False),
+    ]
+    wc, rating = q(m, K.WORDCLOUD), q(m, K.RATING)
+    svc.update_question(m.pk, wc.pk, max_words=5, min_word_length=2, blocked_words="ham")
+    svc.update_question(m.pk, rating.pk, rating_max=10)
+    wc.refresh_from_db()
+    assert (wc.max_words, wc.min_word_length, wc.blocked_words) == (5, 2, "ham")
+    assert plan[wc.pk]["blocked_words"] == "spam, eggs"  # the host state carries it (host only)
+    assert q(m, K.RATING).rating_max == 10
+
+
+def test_after_answers_only_text_description_and_timer_change():
+    m = standard()
+    poll = q(m, K.POLL)
+    (a,) = people(m, 1)
+    goto(m, K.POLL)
+    svc.record_answers(poll.pk, [svc.Answer(a.pk, choice_id=choice(poll, "Red").pk)])
+    svc.update_question(m.pk, poll.pk, text="Favourite colour, really?", timer_seconds=20)
+    poll.refresh_from_db()
+    assert poll.text == "Favourite colour, really?" and poll.timer_seconds == 20
+    same = [{"id": c.pk, "text": c.text, "correct": c.is_correct} for c in poll.choices.all()]
+    svc.update_question(m.pk, poll.pk, choices=same)  # unchanged choices: fine
+    for change in (
+        [{**same[0], "text": "Crimson"}, *same[1:]],  # a text
+        same[:2],  # a choice removed
+        [*same, {"text": "Yellow"}],  # a choice added
+        list(reversed(same)),  # the order
+    ):
+        err = _error(svc.update_question, m.pk, poll.pk, choices=change)
+        assert err.code == "conflict" and err.message == svc.ANSWERED_MESSAGE
+    assert _choices(poll) == [("Red", False), ("Green", False), ("Blue", False)]
+    assert Vote.objects.filter(question=poll).count() == 1  # the answer is still there
+    # Word clouds: words count as answers; ratings: votes.
+    wc = q(m, K.WORDCLOUD)
+    goto(m, K.WORDCLOUD)
+    svc.record_words(wc.pk, [(a.pk, "hello")])
+    assert _error(svc.update_question, m.pk, wc.pk, max_words=9).code == "conflict"
+    assert _error(svc.update_question, m.pk, wc.pk, blocked_words="x").code == "conflict"
+    svc.update_question(m.pk, wc.pk, max_words=2, text="Two words?")  # max_words unchanged
+    rating = q(m, K.RATING)
+    goto(m, K.RATING)
+    svc.record_answers(rating.pk, [svc.Answer(a.pk, value=4)])
+    assert _error(svc.update_question, m.pk, rating.pk, rating_max=3).code == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "message"),
+    [
+        (K.POLL, {"kind": "quiz"}, "kind of a question cannot change"),
+        (K.POLL, {"text": "   "}, "the text cannot be empty"),
+        (K.POLL, {"text": None}, "the text cannot be empty"),
+        (K.POLL, {"text": "x" * 501}, "limited to 500"),
+        (K.POLL, {"timer_seconds": 0}, "from 1 to 3600"),
+        (K.POLL, {"timer_seconds": 3601}, "from 1 to 3600"),
+        (K.POLL, {"timer_seconds": True}, "from 1 to 3600"),
+        (K.POLL, {"choices": [{"text": "only one"}]}, "at least two choices"),
+        (K.POLL, {"choices": [{"text": "a"}, {"text": " "}]}, "choice 2 cannot be empty"),
+        (K.POLL, {"choices": [{"text": "a"}, {"text": "b", "id": 999999}]}, "not a choice of"),
+        (K.QUIZ, {"choices": [{"text": "a"}, {"text": "b"}]}, "at least one correct choice"),
+        (K.POLL, {"rating_max": 4}, "a poll has no rating_max"),
+        (K.RATING, {"choices": [{"text": "a"}, {"text": "b"}]}, "a rating scale has no choices"),
+        (K.TEXT, {"choices": [{"text": "a"}, {"text": "b"}]}, "a text slide has no choices"),
+        (K.RATING, {"rating_max": 1}, "from 2 to 100"),
+        (K.WORDCLOUD, {"max_words": 21}, "from 1 to 20"),
+        (K.WORDCLOUD, {"min_word_length": 40}, "cannot be more than the longest"),
+        (K.POLL, {"status": "closed"}, "has no field status"),
+    ],
+)
+def test_update_question_validation(kind, changes, message):
+    m = standard()
+    question = q(m, kind)
+    before = (question.text, _choices(question), Meeting.objects.get(pk=m.pk).version)
+    err = _error(svc.update_question, m.pk, question.pk, **changes)
+    assert err.code == "invalid" and message in err.message, err.message
+    question.refresh_from_db()
+    assert (question.text, _choices(question), Meeting.objects.get(pk=m.pk).version) == before
+
+
+def test_update_and_delete_only_questions_of_this_meeting():
+    m, other = standard(), standard()
+    theirs = q(other, K.POLL)
+    assert _error(svc.update_question, m.pk, theirs.pk, text="x").code == "not_found"
+    assert _error(svc.delete_question, m.pk, theirs.pk).code == "not_found"
+    assert _error(svc.delete_question, m.pk, 999999).code == "not_found"
+
+
+def test_delete_question_subtracts_exactly_the_points_its_answers_earned():
+    from polls.models import Choice, Question, Word
+
+    m = standard(first_correct_bonus=5, points_correct=2)
+    quiz = q(m, K.QUIZ)
+    a, b, c = people(m, 3)
+    svc.apply_command(m.pk, "start")
+    svc.check_flag(m.pk, c.pk, "s3cret")  # 15 points that stay
+    goto(m, K.QUIZ)
+    svc.record_answers(
+        quiz.pk,
+        [
+            svc.Answer(a.pk, choice_id=choice(quiz, "4").pk),  # 2 + 5 (first)
+            svc.Answer(b.pk, choice_id=choice(quiz, "Four").pk),  # 2
+            svc.Answer(c.pk, choice_id=choice(quiz, "3").pk),  # 0
+        ],
+    )
+    assert dict(Participant.objects.values_list("nickname", "score")) == {
+        "p0": 7,
+        "p1": 2,
+        "p2": 15,
+    }
+    err = _error(svc.delete_question, m.pk, quiz.pk)
+    assert err.code == "conflict" and "on screen" in err.message  # the current question
+    assert Question.objects.filter(pk=quiz.pk).exists()
+    goto(m, K.WORDCLOUD)
+    svc.record_words(q(m, K.WORDCLOUD).pk, [(a.pk, "hello")])
+    version = Meeting.objects.get(pk=m.pk).version
+    result = svc.delete_question(m.pk, quiz.pk)
+    assert result == {"question_id": quiz.pk, "points_removed": 9, "participants": 2}
+    assert dict(Participant.objects.values_list("nickname", "score")) == {
+        "p0": 0,
+        "p1": 0,
+        "p2": 15,
+    }
+    assert not Question.objects.filter(pk=quiz.pk).exists()
+    assert not Vote.objects.filter(question_id=quiz.pk).exists()
+    assert not Choice.objects.filter(question_id=quiz.pk).exists()
+    assert Meeting.objects.get(pk=m.pk).version == version + 1
+    assert [p["kind"] for p in host_state(Meeting.objects.get(pk=m.pk))["plan"]] == [
+        "text",
+        "poll",
+        "wordcloud",
+        "rating",
+    ]
+    # A question with words but no points: deleted, no score touched.
+    svc.apply_command(m.pk, "next")
+    assert svc.delete_question(m.pk, q(m, K.WORDCLOUD).pk)["points_removed"] == 0
+    assert not Word.objects.exists()
+    assert Participant.objects.get(pk=c.pk).score == 15
+
+
+def test_delete_question_keeps_the_tie_break_who_reached_the_score_first():
+    from polls.models import FlagCapture
+    from tests.meetings import meeting
+
+    m = meeting(
+        questions=[(K.QUIZ, "2 + 2?", [("3", False), ("4", True)]), (K.POLL, "Why?", [])],
+        flags=[("Big", "big", 10, 0), ("Small", "small", 1, 0)],
+        first_correct_bonus=0,
+    )
+    quiz = q(m, K.QUIZ)
+    four = choice(quiz, "4").pk
+    late, early, again, solo = people(m, 4)
+    t0 = timezone.now() - timedelta(minutes=10)
+    svc.apply_command(m.pk, "start")
+    # "late" reaches 10 first, then "early", then "again" (flag captures, moved into the past).
+    for i, p in enumerate((late, early, again)):
+        svc.check_flag(m.pk, p.pk, "big")
+        FlagCapture.objects.filter(participant=p).update(created_at=t0 + timedelta(minutes=i))
+        Participant.objects.filter(pk=p.pk).update(score_reached_at=t0 + timedelta(minutes=i))
+    goto(m, K.QUIZ)
+    svc.record_answers(
+        quiz.pk, [svc.Answer(pid, choice_id=four) for pid in (late.pk, again.pk, solo.pk)]
+    )
+    svc.apply_command(m.pk, "next")
+    svc.check_flag(m.pk, again.pk, "small")  # "again" scores once more, after the quiz
+    again_reached = Participant.objects.get(pk=again.pk).score_reached_at
+    assert [(r["nickname"], r["score"]) for r in scoreboard(m.pk)] == [
+        ("p2", 12),
+        ("p0", 11),
+        ("p1", 10),
+        ("p3", 1),
+    ]
+    svc.delete_question(m.pk, quiz.pk)
+    fresh = {p.pk: p for p in Participant.objects.all()}
+    # late's last points are now its capture: it reached 10 before early did, and ranks first.
+    assert fresh[late.pk].score == 10 and fresh[late.pk].score_reached_at == t0
+    assert [(r["nickname"], r["score"]) for r in scoreboard(m.pk)] == [
+        ("p2", 11),
+        ("p0", 10),
+        ("p1", 10),
+        ("p3", 0),
+    ]
+    # again's deleted answer was not its last points: it reached 11 at its later capture.
+    assert fresh[again.pk].score_reached_at == again_reached
+    # solo has nothing left: back to 0, reached when it joined.
+    assert fresh[solo.pk].score == 0
+    assert fresh[solo.pk].score_reached_at == fresh[solo.pk].joined_at
+
+
+def test_question_limits_are_the_dashboard_forms_limits():
+    from polls.views import QuestionForm
+
+    f = QuestionForm().fields
+    assert (f["timer_seconds"].min_value, f["timer_seconds"].max_value) == (
+        svc.TIMER_MIN,
+        svc.TIMER_MAX,
+    )
+    assert (f["rating_max"].min_value, f["rating_max"].max_value) == (
+        svc.RATING_MAX_MIN,
+        svc.RATING_MAX_MAX,
+    )
+    assert (f["max_words"].min_value, f["max_words"].max_value) == (
+        svc.MAX_WORDS_MIN,
+        svc.MAX_WORDS_MAX,
+    )
+    assert f["text"].max_length == svc.QUESTION_TEXT_MAX
+    assert f["blocked_words"].max_length == svc.BLOCKED_WORDS_MAX

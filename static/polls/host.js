@@ -65,7 +65,9 @@
     var control = role === "control";
     $("role-banner").hidden = control;
     $("controller").textContent = (state && state.meeting.controller) || "nobody";
-    document.querySelectorAll("[data-cmd]").forEach(function (b) { b.disabled = !control; });
+    document.querySelectorAll("[data-cmd], [data-needs-control]").forEach(function (b) {
+      b.disabled = !control || b.dataset.onScreen === "1";
+    });
     root.dataset.role = role;
   }
 
@@ -75,8 +77,9 @@
     $("state").dataset.state = m.state;
     $("participants").textContent = state.participants;
     renderWindow(m);
-    renderRole();
     renderPlan();
+    renderRole();
+    refreshEditor();
     var q = state.question;
     $("question-title").textContent = q ? q.text : (m.state === "after" ? "Finished" : "—");
     renderTimer(q);
@@ -125,6 +128,7 @@
       li.appendChild(el("span", p.text));
       li.appendChild(el("span", p.status, "st st-" + p.status));
       if (p.answers) li.appendChild(el("span", " " + p.answers + " answers", "muted"));
+      li.appendChild(planActions(p, p.id === current));
       li.addEventListener("click", function () {
         if (role === "control" && p.id !== current) command("question.goto", { question_id: p.id });
       });
@@ -140,6 +144,190 @@
       ol.appendChild(li);
     });
   }
+
+  // --- editing the plan: question.update / question.delete (rules on the server) ------------
+  function planActions(p, onScreen) {
+    var box = el("span", null, "plan-actions");
+    var edit = el("button", "Edit");
+    edit.type = "button";
+    edit.dataset.needsControl = "1";
+    edit.dataset.action = "edit";
+    edit.disabled = role !== "control";
+    edit.addEventListener("click", function (e) { e.stopPropagation(); openEditor(p.id); });
+    var del = el("button", "Delete");
+    del.type = "button";
+    del.dataset.needsControl = "1";
+    del.dataset.action = "delete";
+    del.dataset.onScreen = onScreen ? "1" : "0";
+    del.disabled = role !== "control" || onScreen;
+    if (onScreen) del.title = "This question is on screen: go to another one to delete it";
+    del.addEventListener("click", function (e) { e.stopPropagation(); deleteQuestion(p); });
+    box.appendChild(edit);
+    box.appendChild(del);
+    return box;
+  }
+
+  function deleteQuestion(p) {
+    var msg = "Delete the question “" + p.text + "”?";
+    if (p.answers) msg += "\n\nIts " + p.answers + " answers are deleted too, and the points they earned are taken off the scores.";
+    if (!window.confirm(msg)) return;
+    command("question.delete", { question_id: p.id });
+  }
+
+  var editing = null; // the plan entry being edited, as it was when the editor opened
+  function planEntry(id) {
+    return state ? state.plan.filter(function (x) { return x.id === id; })[0] : undefined;
+  }
+  function numberOrNull(input) {
+    var v = input.value.trim();
+    return v === "" ? null : Number(v);
+  }
+
+  function choiceRow(c, quiz, locked) {
+    var row = el("div", null, "choice-row");
+    if (c.id) row.dataset.id = c.id;
+    row.dataset.correct = c.correct ? "1" : "0";
+    var text = document.createElement("input");
+    text.type = "text";
+    text.maxLength = 300;
+    text.value = c.text || "";
+    text.disabled = locked;
+    text.setAttribute("aria-label", "Choice text");
+    row.appendChild(text);
+    if (quiz) {
+      var label = el("label");
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = !!c.correct;
+      box.disabled = locked;
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" correct"));
+      row.appendChild(label);
+    }
+    var remove = el("button", "Remove");
+    remove.type = "button";
+    remove.disabled = locked;
+    remove.addEventListener("click", function () { row.parentNode.removeChild(row); });
+    row.appendChild(remove);
+    return row;
+  }
+
+  function openEditor(id) {
+    var p = planEntry(id);
+    if (!p) return;
+    editing = p;
+    var locked = p.answers > 0;
+    var withChoices = p.kind === "poll" || p.kind === "quiz";
+    $("editor-kind").textContent = "(" + p.kind + ")";
+    $("editor-text").value = p.text;
+    $("editor-description").value = p.description || "";
+    $("editor-timer").value = p.timer_seconds == null ? "" : String(p.timer_seconds);
+    $("editor-locked").hidden = !(locked && p.kind !== "text");
+    $("editor-choices").hidden = !withChoices;
+    $("editor-wordcloud").hidden = p.kind !== "wordcloud";
+    $("editor-rating").hidden = p.kind !== "rating";
+    var list = $("editor-choice-list");
+    clear(list);
+    if (withChoices) p.choices.forEach(function (c) { list.appendChild(choiceRow(c, p.kind === "quiz", locked)); });
+    $("editor-add-choice").disabled = locked;
+    if (p.kind === "wordcloud") {
+      $("editor-max-words").value = p.max_words;
+      $("editor-min-length").value = p.min_word_length;
+      $("editor-max-length").value = p.max_word_length;
+      $("editor-blocked").value = p.blocked_words || "";
+    }
+    if (p.kind === "rating") $("editor-rating-max").value = p.rating_max;
+    ["editor-max-words", "editor-min-length", "editor-max-length", "editor-blocked", "editor-rating-max"].forEach(function (f) {
+      $(f).disabled = locked;
+    });
+    $("editor-error").textContent = "";
+    $("editor-save").disabled = false;
+    if (!$("question-editor").open) $("question-editor").showModal();
+    $("editor-text").focus();
+  }
+
+  function editorFields() {
+    var p = editing;
+    var fields = {
+      question_id: p.id,
+      text: $("editor-text").value.trim(),
+      description: $("editor-description").value,
+      timer_seconds: numberOrNull($("editor-timer")),
+    };
+    if (p.answers > 0) return fields; // answer settings are frozen: never sent
+    if (p.kind === "poll" || p.kind === "quiz") {
+      fields.choices = Array.prototype.map.call($("editor-choice-list").children, function (row) {
+        var c = { text: row.querySelector("input[type=text]").value.trim() };
+        if (row.dataset.id) c.id = Number(row.dataset.id);
+        var box = row.querySelector("input[type=checkbox]");
+        c.correct = box ? box.checked : row.dataset.correct === "1";
+        return c;
+      });
+    } else if (p.kind === "wordcloud") {
+      fields.max_words = numberOrNull($("editor-max-words"));
+      fields.min_word_length = numberOrNull($("editor-min-length"));
+      fields.max_word_length = numberOrNull($("editor-max-length"));
+      fields.blocked_words = $("editor-blocked").value;
+    } else if (p.kind === "rating") {
+      fields.rating_max = numberOrNull($("editor-rating-max"));
+    }
+    return fields;
+  }
+
+  function errorText(err) {
+    var text = err.message || err.code || "error";
+    if (err.details && err.details.length) {
+      text += ": " + err.details.map(function (d) { return d.field + " — " + d.message; }).join("; ");
+    }
+    return text;
+  }
+
+  function closeEditor() {
+    editing = null;
+    if ($("question-editor").open) $("question-editor").close();
+  }
+
+  // The plan changed under an open editor (another dashboard, answers arriving).
+  function refreshEditor() {
+    if (!editing) return;
+    var now = planEntry(editing.id);
+    if (!now) {
+      closeEditor();
+      $("command-error").textContent = "The question you were editing was deleted.";
+    } else if (now.answers > 0 && !(editing.answers > 0)) {
+      editing.answers = now.answers;
+      openEditorLocked();
+    }
+  }
+  function openEditorLocked() {
+    var keep = { text: $("editor-text").value, description: $("editor-description").value, timer: $("editor-timer").value };
+    openEditor(editing.id);
+    $("editor-text").value = keep.text;
+    $("editor-description").value = keep.description;
+    $("editor-timer").value = keep.timer;
+    $("editor-error").textContent = "Answers just arrived: only the text, description and timer can change now.";
+  }
+
+  $("editor-add-choice").addEventListener("click", function () {
+    $("editor-choice-list").appendChild(choiceRow({ text: "" }, editing && editing.kind === "quiz", false));
+    var inputs = $("editor-choice-list").querySelectorAll("input[type=text]");
+    inputs[inputs.length - 1].focus();
+  });
+  $("editor-cancel").addEventListener("click", closeEditor);
+  $("question-editor").addEventListener("close", function () { editing = null; });
+  $("editor-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!editing) return;
+    $("editor-error").textContent = "";
+    $("editor-save").disabled = true;
+    sock.send("question.update", editorFields()).then(function () {
+      $("editor-save").disabled = false;
+      closeEditor();
+    }, function (err) {
+      $("editor-save").disabled = false;
+      $("editor-error").textContent = errorText(err);
+    });
+  });
 
   function rowsOf(results) {
     if (!results) return [];
