@@ -18,9 +18,13 @@ import time
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
+
+from overlays.fanout import Member, local_groups
 
 log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
@@ -100,6 +104,22 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 spec = getattr(attr, "_chorus_command", None)
                 if spec is not None:
                     cls._commands[spec.name] = spec
+
+    async def __call__(self, scope, receive, send):
+        if self.channel_layer_alias is not None:
+            await super().__call__(scope, receive, send)
+            return
+        # No channel-layer channel (a RelayedConsumer): only the client sends messages, so read
+        # them in a plain loop. Channels' await_many_dispatch would create a task and run an
+        # asyncio.wait for every frame, a large part of a frame's cost in a vote storm.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     # --- hooks for subclasses -------------------------------------------------------------
     async def authorize(self) -> bool | int:
@@ -257,6 +277,53 @@ class FrameConsumer(AsyncWebsocketConsumer):
     async def _refuse(self, ref, code: str, message: str, **extra) -> None:
         self.refused_in_a_row += 1
         await self.send_error(ref, code, message, **extra)
+
+
+class RelayedConsumer(Member, FrameConsumer):
+    """A FrameConsumer fed by its server process's relays (overlays/fanout.py) instead of a
+    channel-layer channel of its own: for sockets that come in crowds and only LISTEN to groups
+    (participants, overlays). Each group is joined once per process, a frame is handed to the
+    local sockets directly, and the socket runs no channel-layer receive. Subclasses list their
+    groups in ``relay_groups``; ``groups_for`` (a layer channel) is not available to them."""
+
+    channel_layer_alias = None
+
+    def relay_groups(self) -> list[str]:
+        return []
+
+    async def listen(self) -> None:
+        """Join the relay groups (call it in ``hello`` BEFORE reading the state: nothing that
+        happens in between is lost; frames are held until the hello is sent)."""
+        self.relay_setup()
+        self.local = local_groups(get_channel_layer())
+        self.relayed: list[str] = []
+        for group in self.relay_groups():
+            await self.local.add(group, self)
+            self.relayed.append(group)
+
+    async def connect(self):
+        await super().connect()
+        self.relay_release()  # frames that arrived while the hello was prepared, after it
+
+    async def disconnect(self, code):
+        for group in getattr(self, "relayed", []):
+            await self.local.discard(group, self)
+        await super().disconnect(code)
+
+    async def websocket_receive(self, message):
+        # As with a channel-layer channel (one message at a time), relayed frames wait while a
+        # client frame is handled: the answer to a command comes before the frames it caused.
+        held = getattr(self, "_held", None)
+        if held is False:
+            self._held = True
+        try:
+            await super().websocket_receive(message)
+        finally:
+            if held is False:
+                self.relay_release()
+
+    async def join(self, group: str) -> None:
+        raise TypeError("a RelayedConsumer has no channel-layer channel; use relay_groups")
 
 
 @database_sync_to_async

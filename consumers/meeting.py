@@ -19,6 +19,7 @@ from .base import (
     CLOSE_UNAUTHORIZED,
     CommandError,
     FrameConsumer,
+    RelayedConsumer,
     command,
     user_has_role,
 )
@@ -103,7 +104,10 @@ def _meeting_for_code(code: str):
     return meeting.pk
 
 
-class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
+class ParticipantConsumer(_NoConnectionChurn, RelayedConsumer):
+    """Participants come in crowds and only listen to their meeting's public group: the process
+    relays it to them (RelayedConsumer), so a socket costs no channel-layer receive."""
+
     channel = "meeting"
 
     async def authorize(self):
@@ -115,10 +119,11 @@ class ParticipantConsumer(_NoConnectionChurn, FrameConsumer):
         self.participant_id = None
         return True
 
-    async def groups_for(self):
+    def relay_groups(self):
         return [live.participants_group(self.meeting_id)]
 
     async def hello(self):
+        await self.listen()  # first, then read the state: nothing in between is lost
         state = await database_sync_to_async(_public)(self.meeting_id)
         live.hub().ensure_timer(self.meeting_id, state)
         ending.ensure(self.meeting_id, state)

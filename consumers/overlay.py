@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
 from overlays import live, services
-from overlays.fanout import Member, local_groups
 from overlays.models import OverlayKind
 from polls.live import host_group, participants_group
 
-from .base import CLOSE_NOT_FOUND, FrameConsumer, command
+from .base import CLOSE_NOT_FOUND, RelayedConsumer, command
 from .overlay_protocol import Ping
 
 ALERTS_GROUP = "alerts.{}"  # bots/engine.py alerts_group
@@ -33,16 +31,12 @@ def _public_results_text(text: str) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-class OverlayConsumer(Member, FrameConsumer):
+class OverlayConsumer(RelayedConsumer):
     """Groups are joined through overlays.fanout (one relay per group and process), not one
     channel-layer membership per socket: a frame to 2,000 overlays is one channel-layer message
     per server process."""
 
     channel = "overlay"
-    # No channel-layer channel per socket: everything an overlay socket gets comes through its
-    # process's relays, so Channels runs no receive per socket (get_channel_layer(None) is None;
-    # the relays use the default layer).
-    channel_layer_alias = None
     _results_cache: tuple[str, str] = ("", "")
 
     async def authorize(self):
@@ -68,27 +62,15 @@ class OverlayConsumer(Member, FrameConsumer):
             groups += [participants_group(ov.meeting_id), host_group(ov.meeting_id)]
         return groups
 
+    def relay_groups(self) -> list[str]:
+        return self.overlay_groups()
+
     async def hello(self):
-        # Listen first, then read the state: nothing that happens in between is lost.
-        self.relay_setup()
-        self.local = local_groups(get_channel_layer())
-        self.relayed = []
-        for group in self.overlay_groups():
-            await self.local.add(group, self)
-            self.relayed.append(group)
+        await self.listen()  # first, then read the state: nothing in between is lost
         ov = self.overlay
         state = await database_sync_to_async(services.initial_state)(ov)
         settings = services.effective_settings(ov)
         return {"overlay": services.overlay_public_dict(ov, settings), "state": state}
-
-    async def connect(self):
-        await super().connect()
-        self.relay_release()  # frames that arrived while the hello was prepared, after it
-
-    async def disconnect(self, code):
-        for group in getattr(self, "relayed", []):
-            await self.local.discard(group, self)
-        await super().disconnect(code)
 
     def transform(self, text: str) -> str | None:
         if self.meeting_frames:

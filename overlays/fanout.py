@@ -83,7 +83,7 @@ class Member:
             )
 
     async def _drain(self) -> None:
-        while self._outbox:
+        while self._outbox and not self._held:
             kind, item = self._outbox.popleft()
             try:
                 if kind == "text":

@@ -13,7 +13,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import re_path  # noqa: E402
 
 from ingest.runtime import IngestLifespan  # noqa: E402
-from pollsite.routing import overlay_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
+from pollsite.routing import (  # noqa: E402
+    overlay_websocket_urlpatterns,
+    public_websocket_urlpatterns,
+    websocket_urlpatterns,
+)
 
 application = IngestLifespan(
     ProtocolTypeRouter(
@@ -25,7 +29,14 @@ application = IngestLifespan(
                     re_path(
                         r"",
                         AllowedHostsOriginValidator(
-                            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                            URLRouter(
+                                [
+                                    *public_websocket_urlpatterns,  # no session (participants)
+                                    re_path(
+                                        r"", AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                                    ),
+                                ]
+                            )
                         ),
                     ),
                 ]

@@ -243,6 +243,15 @@ WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
 WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=20.0)
 WS_RATE_BURST = env.int("WS_RATE_BURST", default=40)
 
+# --- Server process (ingest/runtime.py tune_process, at ASGI lifespan startup) ------------
+# "gen0,gen1,gen2" thresholds of Python's garbage collector, after gc.freeze() of everything
+# loaded at startup; empty = Python's defaults (700,10,10), which ran 200-300 ms full
+# collections in the middle of a 2,000-voter storm.
+GC_THRESHOLDS = env.str("GC_THRESHOLDS", default="10000,50,100")
+# sys.setswitchinterval: how long the event loop may keep the GIL when the database thread
+# wants it (Python's default is 0.005 s: each query of a vote batch then waited up to 5 ms).
+GIL_SWITCH_INTERVAL = env.float("GIL_SWITCH_INTERVAL", default=0.0005)
+
 # --- HTTP API -----------------------------------------------------------------------------
 # Cache-Control max-age (seconds) of the public JSON feeds (/api/<identifier>).
 PUBLIC_FEED_MAX_AGE = env.int("PUBLIC_FEED_MAX_AGE", default=5)

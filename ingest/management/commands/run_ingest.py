@@ -6,6 +6,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from ingest.pipeline import Pipeline
+from ingest.runtime import tune_process
 from ingest.supervisor import Supervisor
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         asyncio.run(self._main())
 
     async def _main(self):
+        tune_process()
         supervisor = Supervisor(Pipeline())
         self.stdout.write(f"ingest worker {supervisor.worker} started")
         task = asyncio.create_task(supervisor.run())

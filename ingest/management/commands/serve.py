@@ -6,12 +6,16 @@ import asyncio
 from daphne.management.commands.runserver import Command as RunserverCommand
 from daphne.server import Server
 
-from ingest.runtime import start_in_process_ingest
+from ingest.runtime import start_in_process_ingest, tune_process
 
 
 class IngestingServer(Server):
     def __init__(self, *args, **kwargs):
-        kwargs["ready_callable"] = lambda: asyncio.get_event_loop().call_soon(start_in_process_ingest)
+        def ready():
+            tune_process()
+            asyncio.get_event_loop().call_soon(start_in_process_ingest)
+
+        kwargs["ready_callable"] = ready
         super().__init__(*args, **kwargs)
 
 
