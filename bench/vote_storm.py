@@ -9,8 +9,8 @@ its vote at once. Prints: connect+join time, votes/s, ack latency p50/p95/p99, t
 last vote sent to the host dashboard showing the final count, and checks that exactly N votes are
 stored (one per participant). Exit status 1 if a vote is missing or counted twice.
 
-Scale-out mode uses DATABASE_URL from --database-url (default postgres://postgres@127.0.0.1:5432/
-chorus_meet) and --redis-url (default redis://127.0.0.1:6379/7, channel prefix "meet").
+Scale-out mode uses the benches' own PostgreSQL database and Redis db (bench/common.py: dropped,
+re-created and flushed per run), or --database-url / --redis-url (used as they are, not reset).
 Target: N=2,000, every vote counted once, ack p95 < 200 ms, final counts on the host within 1 s.
 """
 
@@ -32,6 +32,7 @@ from bench.common import (  # noqa: E402
     bench_env,
     free_port,
     percentile,
+    reset_scaleout_services,
     start_server,
     temp_dir,
 )
@@ -215,8 +216,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--mode", choices=["embedded", "scaleout"], default="embedded")
-    ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/chorus_meet")
-    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    ap.add_argument("--database-url", help="scaleout: default the bench database (reset per run)")
+    ap.add_argument("--redis-url", help="scaleout: default the bench Redis db (flushed per run)")
     ap.add_argument("--connect-concurrency", type=int, default=100)
     ap.add_argument(
         "--servers", type=int, default=1, help="uvicorn processes (scaleout only: Redis layer)"
@@ -227,17 +228,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     data = temp_dir("chorus-vote-storm-")
-    env = bench_env("embedded", data)
+    env = bench_env(args.mode, data)
     env["INGEST_IN_PROCESS"] = "false"  # no chat needed: measure the vote path alone
     # Per-socket flood limits stay as configured; one vote per socket is far below them.
     if args.mode == "scaleout":
-        env.update(
-            {
-                "DATABASE_URL": args.database_url,
-                "REDIS_URL": args.redis_url,
-                "CHANNEL_PREFIX": "meet",
-            }
-        )
+        if args.database_url is None and args.redis_url is None:
+            reset_scaleout_services()
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        if args.redis_url:
+            env["REDIS_URL"] = args.redis_url
     if args.servers > 1 and args.mode != "scaleout":
         ap.error("--servers > 1 needs --mode scaleout (the in-memory layer is per process)")
     info = setup_django(env)
