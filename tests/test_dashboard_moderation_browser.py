@@ -12,7 +12,6 @@ import pytest
 from tests.test_dashboard_browser import (  # noqa: F401 (fixtures)
     ARTIFACTS,
     WAIT_MS,
-    browser,
     message,
     open_dashboard,
     row,

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.test_dashboard_browser import CHROMIUM, LAUNCH_ARGS, LiveServer, message
+from tests.test_dashboard_browser import LiveServer, message
 
 pytestmark = [pytest.mark.browser]
 WAIT_MS = 15_000
@@ -59,16 +59,6 @@ def server(tmp_path_factory):
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 def count_of(page, label):

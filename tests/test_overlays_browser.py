@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.test_dashboard_browser import CHROMIUM, LAUNCH_ARGS, ROOT, WAIT_MS, LiveServer, message
+from tests.test_dashboard_browser import ROOT, WAIT_MS, LiveServer, message
 
 pytestmark = [pytest.mark.browser]
 SHOTS = ROOT / "test-artifacts" / "overlays"
@@ -102,16 +102,6 @@ def server(tmp_path_factory):
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
