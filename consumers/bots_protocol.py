@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .protocol import frame_table
+
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +59,4 @@ class Alert(ServerFrame):
     video_url: str
 
 
-SERVER_FRAMES = {
-    m.model_fields["type"].annotation.__args__[0]: m
-    for m in (BotsConfig, BotsHello, RevolutionCount, Alert)
-}
+SERVER_FRAMES = frame_table(BotsConfig, BotsHello, RevolutionCount, Alert)

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from polls import services as lim  # the limits of a question's fields
 
-from .protocol import Ack, Error, ServerFrame
+from .protocol import Ack, Error, ServerFrame, validate_frame
 
 
 class _Frame(BaseModel):
@@ -214,7 +214,4 @@ COMMON = {"ack": Ack, "error": Error}
 def validate_meeting_frame(frame: dict, channel: str = "meeting") -> ServerFrame:
     """Raise if ``frame`` is not a documented frame of that meeting channel."""
     table = {**COMMON, **(PARTICIPANT_FRAMES if channel == "meeting" else HOST_FRAMES)}
-    model = table.get(frame.get("type"))
-    if model is None:
-        raise ValueError(f"undocumented {channel} frame type {frame.get('type')!r}")
-    return model.model_validate(frame)
+    return validate_frame(table, frame, channel)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .protocol import Ack, Error, ServerFrame
+from .protocol import Ack, Error, ServerFrame, frame_table, validate_frame
 
 
 class Ping(BaseModel):
@@ -113,27 +113,21 @@ class ResultsFrame(ServerFrame):
     scoreboard: list[dict]
 
 
-OVERLAY_FRAMES = {
-    m.model_fields["type"].annotation.__args__[0]: m
-    for m in (
-        OverlayHello,
-        Ack,
-        Error,
-        FeaturedStateFrame,
-        OverlayRemove,
-        TickerMessages,
-        ChatAlert,
-        Alert,
-        OverlaySettingsFrame,
-        OverlayRevoked,
-        MeetingStateFrame,
-        ResultsFrame,
-    )
-}
+OVERLAY_FRAMES = frame_table(
+    OverlayHello,
+    Ack,
+    Error,
+    FeaturedStateFrame,
+    OverlayRemove,
+    TickerMessages,
+    ChatAlert,
+    Alert,
+    OverlaySettingsFrame,
+    OverlayRevoked,
+    MeetingStateFrame,
+    ResultsFrame,
+)
 
 
 def validate_overlay_frame(frame: dict) -> ServerFrame:
-    model = OVERLAY_FRAMES.get(frame.get("type"))
-    if model is None:
-        raise ValueError(f"undocumented overlay frame type {frame.get('type')!r}")
-    return model.model_validate(frame)
+    return validate_frame(OVERLAY_FRAMES, frame, "overlay")

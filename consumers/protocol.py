@@ -136,28 +136,37 @@ class ClipSaved(ServerFrame):
     clip: dict  # {id, author, keyword, path, size_bytes}
 
 
-SERVER_FRAMES = {
-    m.model_fields["type"].annotation.__args__[0]: m
-    for m in (
-        Hello,
-        Ack,
-        Error,
-        ChatMessages,
-        ChatUpdated,
-        ChatModeration,
-        MessageUpdated,
-        DisplayReordered,
-        SourceStatus,
-        SourceSessions,
-        ObsStatus,
-        ClipSaved,
-    )
-}
+def frame_table(*models: type[ServerFrame]) -> dict[str, type[ServerFrame]]:
+    """``{frame type: model}`` from models whose ``type`` field is a single Literal."""
+    return {m.model_fields["type"].annotation.__args__[0]: m for m in models}
+
+
+def validate_frame(
+    table: dict[str, type[ServerFrame]], frame: dict, channel: str = "server"
+) -> ServerFrame:
+    """Raise if ``frame`` is not one of the documented frames of ``table``."""
+    model = table.get(frame.get("type"))
+    if model is None:
+        raise ValueError(f"undocumented {channel} frame type {frame.get('type')!r}")
+    return model.model_validate(frame)
+
+
+SERVER_FRAMES = frame_table(
+    Hello,
+    Ack,
+    Error,
+    ChatMessages,
+    ChatUpdated,
+    ChatModeration,
+    MessageUpdated,
+    DisplayReordered,
+    SourceStatus,
+    SourceSessions,
+    ObsStatus,
+    ClipSaved,
+)
 
 
 def validate_server_frame(frame: dict) -> ServerFrame:
     """Raise if ``frame`` is not a documented server frame."""
-    model = SERVER_FRAMES.get(frame.get("type"))
-    if model is None:
-        raise ValueError(f"undocumented server frame type {frame.get('type')!r}")
-    return model.model_validate(frame)
+    return validate_frame(SERVER_FRAMES, frame)
