@@ -9,7 +9,7 @@ from channels.consumer import get_handler_name
 from django.utils import timezone
 
 from ingest.permissions import HOST_GROUP
-from polls import ending, live, services
+from polls import ending, flag_guard, live, services
 from polls.aio import db as database_sync_to_async
 from polls.models import Meeting
 from polls.serializers import host_state, public_state
@@ -132,8 +132,15 @@ class ParticipantConsumer(_NoConnectionChurn, RelayedConsumer):
     async def is_participant(self) -> bool:
         return self.participant_id is not None
 
+    def _not_yet_identified(self) -> None:
+        # One identity per connection: a second join would be a fresh participant with fresh
+        # per-participant limits (flags) on the same socket.
+        if self.participant_id is not None:
+            raise CommandError("conflict", "this connection has already joined")
+
     @command("join", Join)
     async def on_join(self, frame: Join):
+        self._not_yet_identified()
         p, token = await _service(services.join)(self.meeting_id, frame.nickname)
         self.participant_id = p.pk
         live.touch(self.meeting_id)
@@ -142,6 +149,7 @@ class ParticipantConsumer(_NoConnectionChurn, RelayedConsumer):
 
     @command("resume", Resume)
     async def on_resume(self, frame: Resume):
+        self._not_yet_identified()
         meeting = await database_sync_to_async(Meeting.objects.get)(pk=self.meeting_id)
         p = await database_sync_to_async(services.resume)(meeting, frame.token)
         if p is None:
@@ -179,9 +187,19 @@ class ParticipantConsumer(_NoConnectionChurn, RelayedConsumer):
 
     @command("flag", SubmitFlag, permission="is_participant")
     async def on_flag(self, frame: SubmitFlag):
-        result = await _service(services.check_flag)(
-            self.meeting_id, self.participant_id, frame.code
-        )
+        address = (self.scope.get("client") or [None])[0]
+        if await database_sync_to_async(flag_guard.blocked)(self.meeting_id, address):
+            raise CommandError(
+                "rate_limited", "too many wrong flags from your network; try again in a minute"
+            )
+        try:
+            result = await _service(services.check_flag)(
+                self.meeting_id, self.participant_id, frame.code
+            )
+        except CommandError as exc:
+            if exc.code == "wrong":
+                await database_sync_to_async(flag_guard.record_wrong)(self.meeting_id, address)
+            raise
         await live.publish_captures(self.meeting_id, [result])
         return {
             "flag": result["flag"],

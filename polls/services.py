@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from markdown_it import MarkdownIt
 
@@ -952,7 +952,14 @@ def _score_quiz(m: Meeting, q: Question, votes: list[_NewVote], now) -> int | No
                 default=Value(0),
                 output_field=IntegerField(),
             ),
-            score_reached_at=now,
+            # The tie-break is who reached the score first: the moment each one ANSWERED (their
+            # vote's time; one indexed lookup per row), not when the batch was written, which is
+            # the same for everyone in it.
+            score_reached_at=Subquery(
+                Vote.objects.filter(question_id=q.pk, participant_id=OuterRef("pk")).values(
+                    "created_at"
+                )[:1]
+            ),
         )
     if correct_ids:
         Participant.objects.filter(pk__in=correct_ids).update(streak=F("streak") + 1)

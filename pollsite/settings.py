@@ -167,6 +167,19 @@ else:
         }
     }
 
+# Shared counters (polls/flag_guard.py): in Redis when there is one, so every server process of a
+# scale-out deployment counts together; else this process's memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CHANNEL_PREFIX", default="chorus"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Ingest -------------------------------------------------------------------------------
 INGEST_IN_PROCESS = env.bool("INGEST_IN_PROCESS", default=True)
 INGEST_BATCH_SIZE = env.int("INGEST_BATCH_SIZE", default=500)
@@ -251,6 +264,12 @@ GC_THRESHOLDS = env.str("GC_THRESHOLDS", default="10000,50,100")
 # sys.setswitchinterval: how long the event loop may keep the GIL when the database thread
 # wants it (Python's default is 0.005 s: each query of a vote batch then waited up to 5 ms).
 GIL_SWITCH_INTERVAL = env.float("GIL_SWITCH_INTERVAL", default=0.0005)
+
+# Wrong flag codes per client address (IP) and meeting within FLAG_ADDRESS_WINDOW seconds, over
+# all the participants joined from it (each participant also has 5 per minute of its own). A room
+# behind one NAT shares an address: keep it well above what a room tries. 0 = no address limit.
+FLAG_ATTEMPTS_PER_ADDRESS = env.int("FLAG_ATTEMPTS_PER_ADDRESS", default=60)
+FLAG_ADDRESS_WINDOW = env.int("FLAG_ADDRESS_WINDOW", default=60)
 
 # --- HTTP API -----------------------------------------------------------------------------
 # Cache-Control max-age (seconds) of the public JSON feeds (/api/<identifier>).

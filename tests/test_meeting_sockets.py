@@ -24,13 +24,19 @@ def make_user(name, *, staff=False, groups=()):
     return user
 
 
-async def open_ws(path, user=None, origin="http://127.0.0.1:8000"):
+async def open_ws(path, user=None, origin="http://127.0.0.1:8000", client=None):
     from pollsite.asgi import application
+
+    app = application
+    if client is not None:  # the client address the ASGI server would put in the scope
+
+        async def app(scope, receive, send):
+            await application({**scope, "client": (client, 40000)}, receive, send)
 
     headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1:8000")]
     if user is not None:
         headers.append((b"cookie", (await session_cookie(user)).encode()))
-    comm = WebsocketCommunicator(application, path, headers=headers)
+    comm = WebsocketCommunicator(app, path, headers=headers)
     ok, code = await comm.connect()
     comm.channel = "meeting-host" if path.startswith("/ws/host/") else "meeting"
     return comm, ok, code
@@ -74,8 +80,8 @@ async def host_socket(m, name="host", **kw):
     return comm, hello, user
 
 
-async def participant(m, nickname="alice"):
-    comm, ok, code = await open_ws(f"/ws/meeting/{m.join_code.lower()}/")
+async def participant(m, nickname="alice", client=None):
+    comm, ok, code = await open_ws(f"/ws/meeting/{m.join_code.lower()}/", client=client)
     assert ok, code
     hello = await recv(comm)
     ack = await call(comm, "join", nickname=nickname)
@@ -128,6 +134,35 @@ async def test_participant_join_resume_me_ping_and_acting_before_join():
     assert me["me"]["id"] == ack["me"]["id"]
     assert await sync_to_async(Participant.objects.count)() == 1
     await comm.disconnect()
+
+
+async def test_wrong_flags_are_limited_per_address_and_a_socket_joins_only_once(settings):
+    from django.core.cache import cache
+
+    from polls import flag_guard
+
+    settings.FLAG_ATTEMPTS_PER_ADDRESS = 3
+    m, _ = await setup_meeting()
+    for ip in ("10.0.0.7", "10.0.0.8"):
+        await sync_to_async(cache.delete)(flag_guard._key(m.pk, ip))
+    host, _, _ = await host_socket(m)
+    await call(host, "meeting.start")
+    alice, _, _ = await participant(m, "alice", client="10.0.0.7")
+    # A second identity on the same socket (fresh per-participant limits) is refused.
+    assert (await call(alice, "join", nickname="alice2"))["code"] == "conflict"
+    assert (await call(alice, "resume", token="x" * 20))["code"] == "conflict"
+    # New identities from the same address share the address's budget of wrong codes.
+    bob, _, _ = await participant(m, "bob", client="10.0.0.7")
+    for who, code in ((alice, "guess1"), (alice, "guess2"), (bob, "guess3")):
+        assert (await call(who, "flag", code=code))["code"] == "wrong"
+    carol, _, _ = await participant(m, "carol", client="10.0.0.7")
+    err = await call(carol, "flag", code="s3cret")
+    assert err["code"] == "rate_limited" and "network" in err["message"]
+    # Another address is not affected, and the right code still scores there.
+    dave, _, _ = await participant(m, "dave", client="10.0.0.8")
+    assert (await call(dave, "flag", code="s3cret"))["points"] == 15
+    for c in (host, alice, bob, carol, dave):
+        await c.disconnect()
 
 
 async def test_bad_frames_get_error_frames_and_socket_lives():

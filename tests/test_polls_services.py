@@ -9,7 +9,13 @@ from ingest.models import ChatAuthor
 from polls import services as svc
 from polls.models import Meeting, MeetingState, Participant, Vote, Word
 from polls.models import QuestionKind as K
-from polls.serializers import host_state, public_state, question_results, scoreboard
+from polls.serializers import (
+    host_state,
+    public_state,
+    question_dict,
+    question_results,
+    scoreboard,
+)
 from tests.meetings import choice, q, standard
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +262,26 @@ def test_description_markdown_is_rendered_without_html():
     assert 'href="javascript' not in html
 
 
+def test_question_descriptions_are_serialized_as_safe_html():
+    m = standard(description="**Town** <script>alert(1)</script>")
+    poll = q(m, K.POLL)
+    poll.description = "Pick **bold** <script>alert(1)</script> [x](javascript:alert(1))"
+    poll.save()
+    d = question_dict(poll)
+    assert d["description"] == poll.description  # the Markdown source, for the editor
+    html = d["description_html"]
+    assert "<strong>bold</strong>" in html
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="javascript' not in html
+    assert question_dict(q(m, K.TEXT))["description_html"] == ""
+    goto(m, K.POLL)
+    m = Meeting.objects.get(pk=m.pk)
+    for state in (public_state(m), host_state(m)):
+        assert state["question"]["description_html"] == html
+        assert "<strong>Town</strong>" in state["meeting"]["description_html"]
+        assert "<script" not in state["meeting"]["description_html"]
+
+
 def test_scoreboard_ties_go_to_who_reached_the_score_first():
     m = standard(first_correct_bonus=0)
     svc.apply_command(m.pk, "start")
@@ -268,6 +294,28 @@ def test_scoreboard_ties_go_to_who_reached_the_score_first():
     assert [r["id"] for r in board] == [early.pk, late.pk]
     assert [r["rank"] for r in board] == [1, 2]
     assert svc.me(late.pk)["rank"] == 2
+
+
+def test_a_tie_within_one_batch_goes_to_who_answered_first_not_who_joined_first():
+    m = standard(first_correct_bonus=0)
+    quiz = q(m, K.QUIZ)
+    joined_first, joined_second = people(m, 2)
+    goto(m, K.QUIZ)
+    right = choice(quiz, "4").pk
+    t = timezone.now()
+    # One batch (as under a vote storm): the one who joined second answered 300 ms earlier.
+    svc.record_answers(
+        quiz.pk,
+        [
+            svc.Answer(joined_first.pk, choice_id=right, at=t),
+            svc.Answer(joined_second.pk, choice_id=right, at=t - timedelta(milliseconds=300)),
+        ],
+    )
+    svc.apply_command(m.pk, "close")
+    board = scoreboard(m.pk)
+    assert [r["score"] for r in board] == [1, 1]
+    assert [r["id"] for r in board] == [joined_second.pk, joined_first.pk]
+    assert svc.me(joined_first.pk)["rank"] == 2
 
 
 def test_timed_streak_is_broken_by_not_answering():
