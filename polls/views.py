@@ -156,10 +156,24 @@ class WindowForm(forms.ModelForm):
         }
 
 
+def _read_only(request, meeting: Meeting) -> bool:
+    """The dashboard's forms change the meeting like its websocket commands do: only the host in
+    control may use them (or anyone, while nobody controls it). A read-only second dashboard is
+    told so and nothing changes."""
+    if meeting.controller_id in (None, request.user.pk):
+        return False
+    messages.error(
+        request, "Read-only: another host controls this meeting. Take control first."
+    )
+    return True
+
+
 @host_required
 @require_POST
 def host_window(request, meeting_id):
     meeting = get_object_or_404(Meeting, pk=meeting_id)
+    if _read_only(request, meeting):
+        return redirect("polls:host_dashboard", meeting_id=meeting.pk)
     form = WindowForm(request.POST, instance=meeting)
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
@@ -207,6 +221,8 @@ class QuestionForm(forms.Form):
 @require_POST
 def host_add_question(request, meeting_id):
     meeting = get_object_or_404(Meeting, pk=meeting_id)
+    if _read_only(request, meeting):
+        return redirect("polls:host_dashboard", meeting_id=meeting.pk)
     form = QuestionForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))

@@ -142,6 +142,30 @@ def test_host_adds_questions_from_the_dashboard(host):
     assert m.questions.last().rating_max == 10
 
 
+def test_a_read_only_second_host_cannot_change_the_meeting_through_the_forms(host):
+    m = standard()
+    other = User.objects.create_user("in-control", password="x" * 20)
+    other.groups.add(Group.objects.get(name="host"))
+    Meeting.objects.filter(pk=m.pk).update(controller=other)
+    before = m.questions.count()
+    resp = host.post(
+        f"/host/{m.pk}/questions/", {"kind": "rating", "text": "Sneaky", "rating_max": 5},
+        follow=True,
+    )
+    assert "Read-only: another host controls this meeting" in resp.content.decode()
+    assert m.questions.count() == before
+    resp = host.post(
+        f"/host/{m.pk}/window/", {"starts_at": "2030-01-01T10:00", "ends_at": ""}, follow=True
+    )
+    assert "Read-only" in resp.content.decode()
+    m.refresh_from_db()
+    assert m.starts_at is None
+    # Once the other host lets go (nobody in control), the forms work again.
+    Meeting.objects.filter(pk=m.pk).update(controller=None)
+    host.post(f"/host/{m.pk}/questions/", {"kind": "rating", "text": "Fine", "rating_max": 5})
+    assert m.questions.count() == before + 1
+
+
 def test_window_on_the_join_page_and_the_dashboard_and_changed_from_the_dashboard(host, client):
     from datetime import timedelta
 
