@@ -207,7 +207,10 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if bytes_data is not None:
             await self._refuse(None, "bad_frame", "binary frames are not supported; send JSON text")
             return
-        if len(text_data) > limit:
+        # The limit is in bytes (UTF-8), as documented; encode only a frame that could pass it.
+        if len(text_data) > limit or (
+            len(text_data) * 4 > limit and len(text_data.encode()) > limit
+        ):
             await self._refuse(None, "frame_too_large", f"frames are limited to {limit} bytes")
             return
         try:

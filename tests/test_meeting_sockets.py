@@ -1,6 +1,7 @@
 """Meeting websockets: every client frame and server frame, permissions, throttled results."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -163,6 +164,30 @@ async def test_wrong_flags_are_limited_per_address_and_a_socket_joins_only_once(
     assert (await call(dave, "flag", code="s3cret"))["points"] == 15
     for c in (host, alice, bob, carol, dave):
         await c.disconnect()
+
+
+async def test_oversized_frames_and_floods_are_refused_on_participant_sockets():
+    m, _ = await setup_meeting()
+    comm, _, _ = await participant(m)
+    # 16 KiB is a limit in bytes: 9,000 "é" are 18,000 bytes in UTF-8.
+    for pad in ("x" * 20_000, "é" * 9_000):
+        frame = {"type": "ping", "ref": "big", "pad": pad}
+        await comm.send_to(text_data=json.dumps(frame, ensure_ascii=False))
+        err = await recv(comm)
+        assert err["code"] == "frame_too_large", err
+    assert (await call(comm, "ping"))["type"] == "ack"  # the socket lives
+    # A flood: past the burst frames are refused; a client that keeps flooding is closed (4429).
+    for i in range(300):
+        await comm.send_json_to({"type": "ping", "ref": i})
+    codes = []
+    while True:
+        out = await comm.receive_output(timeout=3)
+        if out["type"] == "websocket.close":
+            break
+        codes.append(json.loads(out["text"]).get("code") or "ack")
+    assert out["code"] == 4429
+    assert codes.count("ack") <= 45 and codes.count("rate_limited") >= 150
+    await comm.disconnect()
 
 
 async def test_bad_frames_get_error_frames_and_socket_lives():
