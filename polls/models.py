@@ -137,6 +137,9 @@ class Question(models.Model):
         max_length=16, choices=QuestionStatus.choices, default=QuestionStatus.PENDING
     )
     opened_at = models.DateTimeField(null=True, blank=True)
+    # When the question FIRST opened: timed scoring counts from it, so reopening a question does
+    # not give late answers full points again (opened_at is the current opening, for its timer).
+    first_opened_at = models.DateTimeField(null=True, blank=True)
     closes_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     first_correct = models.ForeignKey(

@@ -158,7 +158,7 @@ def duplicate_meeting(meeting_id: int, user=None) -> Meeting:
         q.id = None
         q.meeting = copy
         q.status = QuestionStatus.PENDING
-        q.opened_at = q.closes_at = q.closed_at = None
+        q.opened_at = q.first_opened_at = q.closes_at = q.closed_at = None
         q.first_correct = None
         q.save()
         Choice.objects.bulk_create(
@@ -596,12 +596,13 @@ def _apply(m: Meeting, command: str, target_question_id: int | None) -> Meeting:
         q.status = status
         if status == QuestionStatus.OPEN:
             q.opened_at = now
+            q.first_opened_at = q.first_opened_at or now
             q.closes_at = now + timedelta(seconds=q.timer_seconds) if q.timer_seconds else None
             q.closed_at = None
         else:
             q.closed_at = now
             _on_close(m, q)
-        q.save(update_fields=["status", "opened_at", "closes_at", "closed_at"])
+        q.save(update_fields=["status", "opened_at", "first_opened_at", "closes_at", "closed_at"])
     m.state = t.state
     m.current_question = questions[t.index] if t.index is not None else None
     m.version += 1
@@ -824,6 +825,7 @@ def _record_answers(question_id, answers, meeting_id) -> BatchResult:
                 Participant.objects.filter(pk__in=list(chosen)).values_list("id", "streak")
             )
         window = window_for(q.timer_seconds, m.timed_window_seconds)
+        started = q.first_opened_at or q.opened_at  # reopening does not restart the points clock
         votes = []
         for pid, i in chosen.items():
             a = answers[i]
@@ -835,7 +837,7 @@ def _record_answers(question_id, answers, meeting_id) -> BatchResult:
                     correct=correct,
                     points_correct=m.points_correct,
                     max_points=m.timed_max_points,
-                    elapsed=(at - q.opened_at).total_seconds() if q.opened_at else 0.0,
+                    elapsed=(at - started).total_seconds() if started else 0.0,
                     window=window,
                     streak_before=streaks.get(pid, 0),
                     streak_bonus=m.streak_bonus,

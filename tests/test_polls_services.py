@@ -128,7 +128,7 @@ def test_timed_scoring_and_streak():
 
     start = timezone.now() - timedelta(seconds=5)
     Question.objects.filter(pk=quiz.pk).update(
-        opened_at=start, closes_at=start + timedelta(seconds=10)
+        opened_at=start, first_opened_at=start, closes_at=start + timedelta(seconds=10)
     )
     quiz.refresh_from_db()
     four = choice(quiz, "4").pk
@@ -316,6 +316,28 @@ def test_a_tie_within_one_batch_goes_to_who_answered_first_not_who_joined_first(
     assert [r["score"] for r in board] == [1, 1]
     assert [r["id"] for r in board] == [joined_second.pk, joined_first.pk]
     assert svc.me(joined_first.pk)["rank"] == 2
+
+
+def test_reopening_a_timed_quiz_does_not_restart_the_points_clock():
+    m = standard(scoring_mode="timed", timed_max_points=1000, first_correct_bonus=0)
+    quiz = q(m, K.QUIZ)
+    quiz.timer_seconds = 10
+    quiz.save()
+    _, late = people(m, 2)
+    goto(m, K.QUIZ)
+    from polls.models import Question
+
+    # It first opened 30 s ago; the host closed it and now reopens it for the latecomers.
+    Question.objects.filter(pk=quiz.pk).update(
+        first_opened_at=timezone.now() - timedelta(seconds=30)
+    )
+    svc.apply_command(m.pk, "close")
+    svc.apply_command(m.pk, "reopen")
+    quiz.refresh_from_db()
+    assert quiz.status == "open" and quiz.opened_at > quiz.first_opened_at
+    svc.record_answers(quiz.pk, [svc.Answer(late.pk, choice_id=choice(quiz, "4").pk)])
+    late.refresh_from_db()
+    assert late.score == 500  # half: 30 s after it first opened, not full points again
 
 
 def test_timed_streak_is_broken_by_not_answering():
