@@ -33,6 +33,8 @@ def choice_dict(c: Choice, index: int, reveal: bool) -> dict:
 
 
 def question_dict(q: Question, *, reveal: bool = False, choices=None) -> dict:
+    from .services import render_description
+
     if choices is None:
         choices = list(q.choices.all()) if q.kind in (QuestionKind.POLL, QuestionKind.QUIZ) else []
     d = {
@@ -41,6 +43,8 @@ def question_dict(q: Question, *, reveal: bool = False, choices=None) -> dict:
         "kind": q.kind,
         "text": q.text,
         "description": q.description,
+        # Markdown rendered with raw HTML escaped: the only HTML pages may insert as is.
+        "description_html": render_description(q.description),
         "status": q.status,
         "timer_seconds": q.timer_seconds,
         "opened_at": _iso(q.opened_at),

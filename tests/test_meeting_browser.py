@@ -45,7 +45,17 @@ apply_command(ctf.pk, "start")
 wc = Meeting.objects.create(title="Words")
 Question.objects.create(meeting=wc, order=0, kind="wordcloud", text="One word?", max_words=2)
 Question.objects.create(meeting=wc, order=1, kind="rating", text="Rate it", rating_max=5)
+from polls.models import Participant
+desc = Meeting.objects.create(title="Described",
+                              description="**Town** hall <script>alert(1)</script>")
+dq = Question.objects.create(meeting=desc, order=0, kind="poll", text="Pick one",
+                             description="Pick **bold** <script>alert(1)</script>")
+for i, t in enumerate(["Yes", "No"]):
+    Choice.objects.create(question=dq, order=i, text=t)
+Participant.objects.create(meeting=desc, nickname="<i>Streamer</i>", platform="twitch",
+                           platform_user_id="tw1", score=5)
 print(json.dumps({"wc": wc.pk, "wc_code": wc.join_code,
+                  "desc": desc.pk, "desc_code": desc.join_code,
                   "cookie_name": settings.SESSION_COOKIE_NAME,
                   "host": c.cookies[settings.SESSION_COOKIE_NAME].value,
                   "meeting": m.pk, "code": m.join_code, "ctf": ctf.pk, "ctf_code": ctf.join_code}))
@@ -199,5 +209,55 @@ def test_word_cloud_and_rating_charts_on_the_dashboard(server, browser):
     host.wait_for_selector("#average:text('Average: 4')", timeout=WAIT_MS)
     assert host.locator("#chart svg").count() >= 1  # AnyChart column chart
     assert errors == []
+    ctx.close()
+    host_ctx.close()
+
+
+def test_descriptions_render_markdown_safely_and_the_scoreboard_shows_platforms(server, browser):
+    info = server.info
+    errors, dialogs = [], []
+    host_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    host_ctx.add_cookies([{"name": info["cookie_name"], "value": info["host"], "url": server.url}])
+    host = host_ctx.new_page()
+    host.on("pageerror", lambda e: errors.append(str(e)))
+    host.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    host.goto(f"{server.url}/host/{info['desc']}/")
+    host.wait_for_selector("#conn:text('live')", timeout=WAIT_MS)
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server.url}/join/?code={info['desc_code']}")
+    page.fill("#nickname", "Webby")
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#meeting:not([hidden])", timeout=WAIT_MS)
+
+    # The meeting's description on the participant page: Markdown as HTML, raw HTML as text.
+    page.wait_for_selector("#m-description strong:text('Town')", timeout=WAIT_MS)
+    assert "<script>alert(1)</script>" in page.locator("#m-description").inner_text()
+
+    host.click("button[data-cmd='meeting.start']")
+    host.wait_for_selector("#state[data-state='waiting']", timeout=WAIT_MS)
+    host.click("button[data-cmd='question.next']")
+    # The question's description, on both pages.
+    for p, box in ((page, "#stage .question-description"), (host, "#question-description")):
+        p.wait_for_selector(f"{box} strong:text('bold')", timeout=WAIT_MS)
+        assert "Pick bold <script>alert(1)</script>" in p.locator(box).inner_text()
+    for p in (page, host):  # every description box: the page's and the question's
+        assert p.locator(".description").count() >= 2
+        assert p.locator(".description script").count() == 0
+
+    # The scoreboard: each row with its platform badge, nicknames as text.
+    host.click("button[data-cmd='show.scoreboard']")
+    page.wait_for_selector("#stage[data-state='scoreboard']", timeout=WAIT_MS)
+    rows = page.locator("#stage ol.scoreboard li")
+    assert rows.count() == 2
+    assert rows.nth(0).locator(".badge.badge-twitch").text_content() == "twitch"
+    assert rows.nth(0).text_content() == "twitch<i>Streamer</i> — 5"
+    assert rows.nth(1).locator(".badge.badge-web").text_content() == "web"
+    assert rows.nth(1).text_content() == "webWebby — 0"
+    assert page.locator("#stage ol.scoreboard i").count() == 0
+    assert host.locator("#scoreboard .badge-twitch").count() == 1  # the same badge as the host's
+    assert errors == [] and dialogs == []
     ctx.close()
     host_ctx.close()

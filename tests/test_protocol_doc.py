@@ -34,6 +34,17 @@ def test_the_documented_state_object_is_valid_and_names_every_meeting_field():
 
 
 @pytest.mark.django_db
+def test_the_documented_question_names_every_field_of_a_poll_question():
+    from polls.models import QuestionKind
+    from polls.serializers import question_dict
+    from tests.meetings import q
+
+    documented = state_example()["question"]
+    assert set(documented) == set(question_dict(q(standard(), QuestionKind.POLL)))
+    assert "`question.description_html`" in section("The state object")
+
+
+@pytest.mark.django_db
 def test_the_serializer_matches_the_schema_with_and_without_a_window():
     from datetime import timedelta
 

@@ -1,5 +1,6 @@
 /* Host dashboard: runs a meeting over /ws/host/<id>/ (protocol: docs/protocol.md, "Meetings").
- * All data is written with textContent; charts are AnyChart (vendored under static/vendor). */
+ * All data is written with textContent, except descriptions: HTML the server rendered from Markdown
+ * with raw HTML escaped (polls.services.render_description). Charts are AnyChart (vendored). */
 (function () {
   "use strict";
   var root = document.getElementById("host");
@@ -82,6 +83,8 @@
     refreshEditor();
     var q = state.question;
     $("question-title").textContent = q ? q.text : (m.state === "after" ? "Finished" : "—");
+    // description_html: Markdown rendered by the server with raw HTML escaped (render_description).
+    $("question-description").innerHTML = q && q.description_html ? q.description_html : "";
     renderTimer(q);
     renderResults(state.results);
     renderScoreboard(state.scoreboard);
@@ -132,17 +135,41 @@
       li.addEventListener("click", function () {
         if (role === "control" && p.id !== current) command("question.goto", { question_id: p.id });
       });
-      li.addEventListener("dragstart", function (e) { e.dataTransfer.setData("text/plain", String(p.id)); });
-      li.addEventListener("dragover", function (e) { e.preventDefault(); });
+      li.addEventListener("dragstart", function (e) {
+        e.dataTransfer.setData("text/plain", String(p.id));
+        e.dataTransfer.effectAllowed = "move";
+      });
+      li.addEventListener("dragover", function (e) {
+        e.preventDefault();
+        li.classList.toggle("drop-after", dropsAfter(li, e));
+        li.classList.toggle("drop-before", !dropsAfter(li, e));
+      });
+      li.addEventListener("dragleave", function () { li.classList.remove("drop-before", "drop-after"); });
       li.addEventListener("drop", function (e) {
         e.preventDefault();
-        var moved = Number(e.dataTransfer.getData("text/plain"));
-        var order = state.plan.map(function (x) { return x.id; }).filter(function (id) { return id !== moved; });
-        order.splice(order.indexOf(p.id), 0, moved);
-        command("plan.reorder", { order: order });
+        li.classList.remove("drop-before", "drop-after");
+        if (role !== "control") return;
+        var order = reordered(Number(e.dataTransfer.getData("text/plain")), p.id, dropsAfter(li, e));
+        if (order) command("plan.reorder", { order: order });
       });
       ol.appendChild(li);
     });
+  }
+
+  // The pointer in the lower half of the target row drops after it (the only way to reach the
+  // end of the plan), in the upper half before it.
+  function dropsAfter(li, e) {
+    var r = li.getBoundingClientRect();
+    return e.clientY > r.top + r.height / 2;
+  }
+  // The plan's ids with ``moved`` placed before/after ``target``; null when nothing changes
+  // (dropped on itself or where it already is) or ``moved`` is not one of the plan's questions.
+  function reordered(moved, target, after) {
+    var ids = state.plan.map(function (x) { return x.id; });
+    if (moved === target || ids.indexOf(moved) < 0 || ids.indexOf(target) < 0) return null;
+    var order = ids.filter(function (id) { return id !== moved; });
+    order.splice(order.indexOf(target) + (after ? 1 : 0), 0, moved);
+    return order.join(",") === ids.join(",") ? null : order;
   }
 
   // --- editing the plan: question.update / question.delete (rules on the server) ------------

@@ -1,6 +1,7 @@
 /* Participant page: join by code + nickname, then follow the meeting over /ws/meeting/<code>/.
  * Identity survives reloads and network loss through a resume token kept in localStorage
- * (never the nickname). Everything shown is written with textContent. */
+ * (never the nickname). Everything shown is written with textContent, except descriptions: HTML the
+ * server rendered from Markdown with raw HTML escaped (polls.services.render_description). */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -111,6 +112,7 @@
       var prev = state;
       state = f;
       $("m-title").textContent = f.meeting.title;
+      $("m-description").innerHTML = f.meeting.description_html || ""; // server-sanitized
       renderOpensAt(f.meeting);
       var changed = !prev || prev.meeting.version !== f.meeting.version;
       if (joined && changed && f.type === "meeting.state") {
@@ -149,7 +151,11 @@
     if (s === "scoreboard") { renderScoreboard(stage); return; }
     if (!q) { stage.appendChild(el("p", "Waiting for the host…")); return; }
     stage.appendChild(el("h2", q.text, "question-text"));
-    if (q.description) stage.appendChild(el("p", q.description));
+    if (q.description_html) {
+      var desc = el("div", null, "description question-description");
+      desc.innerHTML = q.description_html; // server-sanitized Markdown
+      stage.appendChild(desc);
+    }
     if (q.kind === "text") return;
     var open = s === "ongoing" && q.status === "open";
     if (!open && s !== "results") stage.appendChild(el("p", "Answers are closed. Results soon.", "muted"));
@@ -234,7 +240,9 @@
     stage.appendChild(el("h2", "Scoreboard"));
     var ol = el("ol", null, "scoreboard");
     (state.scoreboard || []).forEach(function (r) {
-      var li = el("li", r.nickname + " — " + r.score);
+      var li = el("li");
+      li.appendChild(el("span", r.platform, "badge badge-" + String(r.platform).replace(/[^a-z0-9]/gi, "")));
+      li.appendChild(document.createTextNode(r.nickname + " — " + r.score));
       if (me && r.id === me.id) li.className = "me";
       ol.appendChild(li);
     });
