@@ -202,6 +202,12 @@ class QuestionForm(forms.Form):
     timer_seconds = forms.IntegerField(required=False, min_value=1, max_value=3600)
     rating_max = forms.IntegerField(required=False, min_value=2, max_value=100)
     max_words = forms.IntegerField(required=False, min_value=1, max_value=20)
+    min_word_length = forms.IntegerField(
+        required=False, min_value=services.WORD_LENGTH_MIN, max_value=services.WORD_LENGTH_MAX
+    )
+    max_word_length = forms.IntegerField(
+        required=False, min_value=services.WORD_LENGTH_MIN, max_value=services.WORD_LENGTH_MAX
+    )
     blocked_words = forms.CharField(required=False, max_length=2000)
 
     def clean(self):
@@ -213,6 +219,9 @@ class QuestionForm(forms.Form):
             raise forms.ValidationError("A poll or a quiz needs at least two choices.")
         if kind == QuestionKind.QUIZ and not any(c for _, c in parsed):
             raise forms.ValidationError("Mark at least one correct choice with *.")
+        shortest, longest = data.get("min_word_length"), data.get("max_word_length")
+        if shortest and longest and shortest > longest:
+            raise forms.ValidationError("The shortest word cannot be longer than the longest.")
         data["parsed_choices"] = parsed if kind in (QuestionKind.POLL, QuestionKind.QUIZ) else []
         return data
 
@@ -236,6 +245,8 @@ def host_add_question(request, meeting_id):
         timer_seconds=d["timer_seconds"],
         rating_max=d["rating_max"] or 5,
         max_words=d["max_words"] or 3,
+        min_word_length=d["min_word_length"],
+        max_word_length=d["max_word_length"],
         blocked_words=d["blocked_words"],
     )
     _publish_state(meeting.pk)

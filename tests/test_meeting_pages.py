@@ -140,6 +140,20 @@ def test_host_adds_questions_from_the_dashboard(host):
     assert m.questions.count() == 6
     host.post(f"/host/{m.pk}/questions/", {"kind": "rating", "text": "Rate", "rating_max": 10})
     assert m.questions.last().rating_max == 10
+    # Word clouds: entries per participant and the word lengths are set when adding.
+    host.post(
+        f"/host/{m.pk}/questions/",
+        {"kind": "wordcloud", "text": "One word", "max_words": 2, "min_word_length": 3,
+         "max_word_length": 12},
+    )
+    wc = m.questions.last()
+    assert (wc.max_words, wc.min_word_length, wc.max_word_length) == (2, 3, 12)
+    resp = host.post(
+        f"/host/{m.pk}/questions/",
+        {"kind": "wordcloud", "text": "?", "min_word_length": 9, "max_word_length": 4},
+        follow=True,
+    )
+    assert "cannot be longer" in resp.content.decode() and m.questions.count() == 8
 
 
 def test_a_read_only_second_host_cannot_change_the_meeting_through_the_forms(host):
