@@ -135,7 +135,7 @@ class Hub:
             return
         if delay > 0:
             asyncio.get_running_loop().call_later(
-                delay, self.chat, meeting_id, kind, messages, 0, context=contextvars.Context()
+                delay, self._release_held, meeting_id, kind, messages, context=contextvars.Context()
             )
             return
         group = kind_group(meeting_id, kind)
@@ -147,6 +147,23 @@ class Hub:
                 "messages": (old["messages"] if old else []) + messages,
             },
         )
+
+    def _release_held(self, meeting_id: int, kind: str, messages: list[dict]) -> None:
+        asyncio.get_running_loop().create_task(
+            self._release_still_showable(meeting_id, kind, messages), context=contextvars.Context()
+        )
+
+    async def _release_still_showable(self, meeting_id: int, kind: str, messages: list[dict]):
+        """The capture delay is over: put on air what is still showable. What happened meanwhile
+        may have happened in ANOTHER process (a moderator's ignore in a web server while this
+        worker held the message; recently_removed only knows this process), so ask the database:
+        one query per held batch, not per message or per overlay."""
+        try:
+            ids = await database_sync_to_async(_still_showable)([m["id"] for m in messages])
+        except Exception:
+            log.exception("capture delay: could not re-check %d held messages", len(messages))
+            return  # when in doubt, keep them off the air
+        self.chat(meeting_id, kind, [m for m in messages if m["id"] in ids])
 
     def _schedule_release(self, meeting_id: int, release_at: str | None) -> None:
         old = self.release_timers.pop(meeting_id, None)
@@ -170,6 +187,16 @@ class Hub:
 
     def forget_config(self) -> None:
         self.config_at = -1e9
+
+
+def _still_showable(ids: list[int]) -> set[int]:
+    from ingest.models import ChatMessage, MessageStatus, PlatformState
+
+    return set(
+        ChatMessage.objects.filter(pk__in=ids, platform_state=PlatformState.VISIBLE)
+        .exclude(status=MessageStatus.IGNORED)
+        .values_list("pk", flat=True)
+    )
 
 
 def _load_config():
