@@ -109,7 +109,7 @@ def _load_configs() -> list[MeetingConfig]:
                         "window": r.window_seconds,
                         "cooldown": r.cooldown_seconds,
                         "message": r.message,
-                        "video_url": r.alert_video.url if r.alert_video else "",
+                        "video_url": r.alert_video_url(),
                         "obs_connection_id": r.obs_connection_id,
                         "obs_actions": list(r.obs_actions or []),
                     }

@@ -1,6 +1,7 @@
 """Bots app: OBS connections, chat keyword triggers and the clips they save."""
 
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from ingest.fields import EncryptedJSONField
 from ingest.models import ChatMessage, ChatSource
@@ -148,6 +149,12 @@ class ChatCommand(models.Model):
         ]
 
 
+def alert_video_key(revolution_id: int, file_name: str) -> str:
+    return salted_hmac(
+        "chorus.bots.alert-video", f"{revolution_id}:{file_name}", algorithm="sha256"
+    ).hexdigest()[:32]
+
+
 class Revolution(models.Model):
     """When N distinct viewers send the command within T seconds: post, play an alert, run OBS."""
 
@@ -168,6 +175,16 @@ class Revolution(models.Model):
 
     def __str__(self):
         return f"{self.command} ({self.threshold} in {self.window_seconds}s)"
+
+    def alert_video_url(self) -> str:
+        """Where OBS plays the alert video: public (OBS cannot log in) but unguessable, since the
+        key is an HMAC of the revolution and its file name (SECRET_KEY). A new upload gets a new
+        URL. Empty without a video."""
+        if not self.alert_video:
+            return ""
+        from django.urls import reverse
+
+        return reverse("bots:alert-video", args=[self.pk, alert_video_key(self.pk, self.alert_video.name)])
 
     def clean(self):
         from .validators import validate_alert_video

@@ -24,11 +24,16 @@ def _iter_file(path: str, start: int, length: int):
             yield data
 
 
-def ranged_file_response(request, path: str, *, download_name: str | None = None):
+def ranged_file_response(
+    request, path: str, *, download_name: str | None = None, content_type: str | None = None
+):
+    """``content_type``: when the caller knows it (e.g. sniffed from the content); else guessed
+    from the file name."""
     size = os.path.getsize(path)
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if path.endswith(".mkv"):
-        content_type = "video/x-matroska"
+    if content_type is None:
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if path.endswith(".mkv"):
+            content_type = "video/x-matroska"
     header = request.headers.get("Range", "")
     m = _RANGE.match(header.strip()) if header else None
     if header and not m:

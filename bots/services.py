@@ -59,7 +59,7 @@ def bots_state(meeting_id: int) -> dict:
                 "threshold": r.threshold,
                 "window_seconds": r.window_seconds,
                 "enabled": r.enabled,
-                "video_url": r.alert_video.url if r.alert_video else "",
+                "video_url": r.alert_video_url(),
             }
             for r in Revolution.objects.filter(meeting_id=meeting_id).order_by("id")
         ],

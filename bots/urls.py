@@ -8,4 +8,5 @@ urlpatterns = [
     path("clips/", views.clip_list, name="clips"),
     path("clips/<int:pk>/media", views.clip_media, name="clip-media"),
     path("clips/<int:pk>/delete", views.clip_delete, name="clip-delete"),
+    path("alerts/<int:pk>/<str:key>/video", views.alert_video, name="alert-video"),
 ]

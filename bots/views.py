@@ -1,7 +1,9 @@
-"""Replay archive and OBS status pages (staff / moderators)."""
+"""Replay archive and OBS status pages (staff / moderators); revolution alert videos (public, by an
+unguessable URL, for the alerts overlay in OBS)."""
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 
@@ -11,13 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from ingest.models import ChatSource
 from ingest.permissions import is_moderator
 
-from .models import Clip, ObsConnection
+from .models import Clip, ObsConnection, Revolution, alert_video_key
 from .ranged import ranged_file_response
+from .validators import sniff_video
 
 
 def _require_moderator(request):
@@ -85,3 +88,34 @@ def clip_delete(request, pk: int):
 def obs_status(request):
     _require_moderator(request)
     return render(request, "bots/obs.html", {"connections": ObsConnection.objects.order_by("name")})
+
+
+# --- public: revolution alert videos (no login: OBS plays them; the key is the credential) -------
+_VIDEO_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
+
+
+@require_safe
+def alert_video(request, pk: int, key: str):
+    r = Revolution.objects.filter(pk=pk).first()
+    if (
+        r is None
+        or not r.alert_video
+        or not hmac.compare_digest(key.encode(), alert_video_key(r.pk, r.alert_video.name).encode())
+    ):
+        raise Http404("No such alert video.")
+    try:
+        path = r.alert_video.path
+    except Exception:  # a storage without local paths, or a name outside MEDIA_ROOT
+        raise Http404("No such alert video.") from None
+    if not os.path.isfile(path):
+        raise Http404("The alert video's file is gone.")
+    with open(path, "rb") as fh:
+        kind = sniff_video(fh.read(64))
+    # Uploads are checked by content (validators.py); the name's extension is not trusted.
+    resp = ranged_file_response(
+        request, path, content_type=_VIDEO_TYPES.get(kind or "", "application/octet-stream")
+    )
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "private, max-age=3600"
+    resp["Referrer-Policy"] = "no-referrer"
+    return resp

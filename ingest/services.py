@@ -144,4 +144,24 @@ def set_display_rotation(
         ChatSource.objects.filter(pk__in=ids).update(display_rotation_seconds=seconds)
     for meeting_id in meetings:
         save_display_settings(meeting_id, rotation_seconds=seconds, user=user)
+    if meetings:
+        # Open featured overlays take the new rotation now (a featured.state frame), not at the
+        # next chat change. Only meetings that have one: "every meeting" may be many.
+        from overlays.models import Overlay, OverlayKind
+
+        live_meetings = sorted(
+            set(
+                Overlay.objects.filter(
+                    meeting_id__in=meetings, kind=OverlayKind.FEATURED, revoked_at__isnull=True
+                ).values_list("meeting_id", flat=True)
+            )
+        )
+        transaction.on_commit(lambda: _featured_changed(live_meetings))
     return ids
+
+
+def _featured_changed(meeting_ids: list[int]) -> None:
+    from overlays.live import featured_changed
+
+    for meeting_id in meeting_ids:
+        featured_changed(meeting_id)

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from ingest.permissions import HOST_GROUP, MODERATOR_GROUP, has_role
+from ingest.permissions import HOST_GROUP, MODERATOR_GROUP, has_role, is_moderator
 from ingest.services import ServiceError, update_message
 from polls.models import Meeting
 
@@ -69,6 +69,8 @@ def overlay_page(request, token):
                 "ws_path": f"/ws/overlay/{token}/",
                 "settings": settings,
                 "join_url": _join_url(request, ov) if ov.kind == OverlayKind.JOINCARD else "",
+                # The page adds/refreshes/removes its custom.css <link> live (overlay.settings).
+                "css_path": reverse("overlays:css", args=[token]),
             },
             "css_url": reverse("overlays:css", args=[token]) if ov.custom_css else "",
             "qr_url": reverse("polls:join_qr", args=[ov.meeting.join_code])
@@ -171,7 +173,12 @@ def display_manager(request, meeting_id):
     return render(
         request,
         "overlays/display.html",
-        {"meeting": meeting, "initial": services.meeting_display(meeting.pk)},
+        {
+            "meeting": meeting,
+            "initial": services.meeting_display(meeting.pk),
+            # /ws/moderation/ is for moderators: a host's page polls the state instead.
+            "live": "socket" if is_moderator(request.user) else "poll",
+        },
     )
 
 

@@ -203,6 +203,8 @@ TWITCH_CLIENT_ID = env("TWITCH_CLIENT_ID", default="")
 TWITCH_CLIENT_SECRET = env("TWITCH_CLIENT_SECRET", default="")
 TWITCH_REDIRECT_URI = env("TWITCH_REDIRECT_URI", default="")
 TWITCH_STREAM_POLL_SECONDS = env.float("TWITCH_STREAM_POLL_SECONDS", default=60.0)
+# Emote images: {base}/{emote id}/default/dark/2.0 (Twitch's documented CDN form).
+TWITCH_EMOTE_CDN = env("TWITCH_EMOTE_CDN", default="https://static-cdn.jtvnw.net/emoticons/v2/")
 
 # --- YouTube (docs/configuration.md#youtube) --------------------------------------------
 # Empty = Google's real endpoints; tests point them at a local fake.

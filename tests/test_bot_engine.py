@@ -161,3 +161,57 @@ async def test_no_timers_no_crash(setup):
     engine, sent, clock = make_engine()
     await engine.tick()
     assert sent == []
+
+
+async def test_revolution_alert_video_url_is_served_publicly_with_ranges(setup, settings, tmp_path):
+    """The alert frame's video_url plays in OBS: no login, the right type and bytes, Range (seek);
+    an unknown revolution or a wrong key is a 404 (the URL is the credential)."""
+    import json
+
+    from django.core.files.base import ContentFile
+    from django.test import Client
+
+    from bots.engine import alerts_group
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    video = (
+        b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm"
+        + bytes(range(256)) * 40
+    )
+    src, meeting = setup
+
+    def make():
+        r = Revolution(meeting=meeting, command="revolution", threshold=1, message="Go!")
+        r.alert_video.save("party.mp4", ContentFile(video), save=False)  # the name lies: WebM
+        r.save()
+        return r
+
+    rev = await sync_to_async(make)()
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(alerts_group(meeting.pk), channel)
+    engine, sent, clock = make_engine()
+    await feed(engine, [msg(src, 1, "!revolution", who=author("a"))])
+    frame = json.loads((await layer.receive(channel))["frame"])
+    assert frame["type"] == "alert" and frame["revolution_id"] == rev.pk
+    url = frame["video_url"]
+    assert url.startswith(f"/bots/alerts/{rev.pk}/") and "party" not in url
+
+    def fetch():
+        c = Client()  # anonymous, like OBS
+        whole = c.get(url)
+        part = c.get(url, HTTP_RANGE="bytes=10-19")
+        tail = c.get(url, HTTP_RANGE="bytes=-5")
+        wrong_id = c.get(url.replace(f"/alerts/{rev.pk}/", f"/alerts/{rev.pk + 99}/"))
+        key = url.split("/")[-2]
+        wrong_key = c.get(url.replace(key, ("0" if key[0] != "0" else "1") + key[1:]))
+        return whole, part, tail, wrong_id, wrong_key
+
+    whole, part, tail, wrong_id, wrong_key = await sync_to_async(fetch)()
+    assert whole.status_code == 200 and whole["Content-Type"] == "video/webm"
+    assert b"".join(whole.streaming_content) == video
+    assert whole["Accept-Ranges"] == "bytes" and whole["X-Content-Type-Options"] == "nosniff"
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 10-19/{len(video)}"
+    assert b"".join(part.streaming_content) == video[10:20]
+    assert tail.status_code == 206 and b"".join(tail.streaming_content) == video[-5:]
+    assert wrong_id.status_code == 404 and wrong_key.status_code == 404

@@ -180,6 +180,27 @@ async def test_featured_message_in_hello_and_removed_within_a_second_on_platform
     assert [x["id"] for x in state["messages"]] == [ids["b"]]
 
 
+async def test_rotation_changed_through_the_api_reaches_open_featured_overlays():
+    """/api/manage/update_rotation/ (one meeting, or every meeting) -> featured.state at once."""
+    from ingest.models import ApiToken
+
+    src, m, ov, token, mod = await setup()
+    _, key = await sync_to_async(ApiToken.issue)(mod)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    comm, ok, _ = await ws(token)
+    assert (await recv(comm))["state"]["featured"]["rotation_seconds"] == 3
+    c = Client()
+    r = await sync_to_async(c.post)(
+        "/api/manage/update_rotation/", {"seconds": 17, "meeting": m.pk}, **auth
+    )
+    assert r.status_code == 200, r.content
+    assert (await recv_until(comm, "featured.state", timeout=2))["rotation_seconds"] == 17
+    r = await sync_to_async(c.post)("/api/manage/update_rotation/", {"seconds": 9}, **auth)
+    assert r.status_code == 200, r.content
+    assert (await recv_until(comm, "featured.state", timeout=2))["rotation_seconds"] == 9
+    await comm.disconnect()
+
+
 async def test_ban_ignore_and_unselect_remove_the_message_from_overlays():
     src, m, ov, token, mod = await setup()
     p = pipeline()
@@ -372,6 +393,7 @@ def test_overlay_page_css_and_settings(django_db_setup):
     assert "script-src 'self'" in r["Content-Security-Policy"]
     assert c.get("/o/wrong-token/").status_code == 404
     assert c.get(f"/o/{token}/custom.css").status_code == 200
+    assert 'id="custom-css"' not in r.content.decode()  # no custom CSS yet: no <link>
     r = c.get(f"/o/{token}/?size=9999")
     assert r.status_code == 400 and b"size" in r.content
     r = c.get(f"/o/{token}/?theme=light&size=40&align=center")
@@ -381,7 +403,7 @@ def test_overlay_page_css_and_settings(django_db_setup):
     r = c.get(f"/o/{token}/custom.css")
     assert r["Content-Type"].startswith("text/css") and r["X-Content-Type-Options"] == "nosniff"
     page = c.get(f"/o/{token}/").content.decode()
-    assert "alert(1)" not in page and f"/o/{token}/custom.css" in page
+    assert "alert(1)" not in page and f'<link id="custom-css" rel="stylesheet" href="/o/{token}/custom.css">' in page
     with pytest.raises(services.ServiceError):
         services.save_settings(ov, {"font": "x; } body { background: url(javascript:1)"})
     services.revoke(ov)

@@ -38,6 +38,11 @@ from tests.meetings import standard
 boss = User.objects.create_user("boss", password="unused-" + "x" * 20, is_staff=True)
 c = Client()
 c.force_login(boss)
+from django.contrib.auth.models import Group
+hosty = User.objects.create_user("hosty", password="unused-" + "x" * 20)  # a host, not a moderator
+hosty.groups.add(Group.objects.get_or_create(name="host")[0])
+hc = Client()
+hc.force_login(hosty)
 src = ChatSource.objects.create(
     platform="replay", identifier="overlay-show", name="Overlay show",
     settings={"path": "chat.jsonl", "follow": True, "poll_seconds": 0.05},
@@ -85,6 +90,7 @@ for name, mm, kind in [
 print(json.dumps({
     "cookie_name": settings.SESSION_COOKIE_NAME,
     "boss": c.cookies[settings.SESSION_COOKIE_NAME].value,
+    "host": hc.cookies[settings.SESSION_COOKIE_NAME].value,
     "meeting": m.pk, "tokens": tokens,
 }))
 """
@@ -108,14 +114,14 @@ def server(tmp_path_factory):
 def pages(server, browser):
     contexts = []
 
-    def _open(path, *, staff=False, width=800, height=450):
+    def _open(path, *, staff=False, who="boss", width=800, height=450):
         # bypass_csp: the page's CSP (script-src 'self') would block an injected script anyway;
         # without it, the hostile-chat test proves the escaping itself (and Playwright's
         # wait_for_function may evaluate its predicate).
         ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
         if staff:
             ctx.add_cookies(
-                [{"name": server.info["cookie_name"], "value": server.info["boss"], "url": server.url}]
+                [{"name": server.info["cookie_name"], "value": server.info[who], "url": server.url}]
             )
         contexts.append(ctx)
         page = ctx.new_page()
@@ -214,7 +220,7 @@ def test_featured_message_shows_and_hostile_chat_stays_text(pages, server):
         message(script, who=("u10", "evil2", "evil"), id="x-script"),
         message(hello, who=("u1", "alice", "Alice"), id="x-hello", fragments=[
             {"type": "text", "text": "Hello from chat "},
-            {"type": "emote", "text": "Kappa", "emote_id": "25",
+            {"type": "emote", "text": 'Kappa"><b>x</b>', "emote_id": "25",
              "image_url": server.url + "/static/overlays/demo-emote.svg"},
         ]),
     )
@@ -228,7 +234,8 @@ def test_featured_message_shows_and_hostile_chat_stays_text(pages, server):
     assert ov.locator("#stage script, #stage b, #stage img[src='x'], #stage img[src='y']").count() == 0
     # The emote fragment (image_url from the platform) is an image with its text as alt.
     emote = ov.locator(f'.item[data-id="{ids[2]}"] img.emote')
-    assert emote.get_attribute("alt") == "Kappa"
+    assert emote.get_attribute("alt") == 'Kappa"><b>x</b>'  # an attribute value, not markup
+    assert emote.get_attribute("src").endswith("/static/overlays/demo-emote.svg")
     ov.wait_for_timeout(300)
     assert ov.dialogs == [] and not ov.errors
     shot(ov, "featured")
@@ -411,3 +418,51 @@ def test_screenshots_of_every_overlay_kind(pages, server):
     mod.screenshot(path=str(SHOTS / "display-manager.png"))
     for p in (q, sb, quiz, wc, rating, jc, alerts, ticker):
         assert not p.errors, p.errors
+
+
+def test_custom_css_added_changed_and_removed_live_without_a_reload(pages, server):
+    """Saving custom CSS on the dashboard reaches an open overlay that had none (overlay.settings
+    custom_css: true -> the page adds its <link>, re-fetches it when changed, drops it when gone)."""
+    ov = overlay(pages, server, "joincard")
+    ov.evaluate("window.__marker = 'same page'")
+    assert ov.locator("link#custom-css").count() == 0
+    dash = pages(f"/overlays/{server.info['meeting']}/", staff=True, width=1280, height=900)
+
+    def save_css(css):
+        card = dash.locator('.overlay-card[data-kind="joincard"]')
+        card.locator("summary").click()
+        card.locator("textarea[name=custom_css]").fill(css)
+        with dash.expect_navigation():
+            card.locator("form.settings button[type=submit]").click()
+        assert "Bad" not in dash.content()
+
+    outline = "getComputedStyle(document.body).outlineWidth"
+    save_css("body { outline: 7px solid rgb(255, 0, 0); }")
+    ov.wait_for_function(f"{outline} === '7px'", timeout=WAIT_MS)
+    save_css("body { outline: 9px solid rgb(0, 0, 255); }")
+    ov.wait_for_function(f"{outline} === '9px'", timeout=WAIT_MS)
+    save_css("")
+    ov.wait_for_function(
+        f"!document.getElementById('custom-css') && {outline} !== '9px'", timeout=WAIT_MS
+    )
+    assert ov.evaluate("window.__marker") == "same page"
+    assert ov.evaluate("window.chorusOverlay.hellos") == 1 and not ov.errors
+
+
+def test_a_host_display_manager_follows_changes_by_polling(pages, server):
+    """Hosts may open the display manager but not /ws/moderation/: their list polls (3 s)."""
+    mod = manager(pages, server)
+    unselect_all(mod, server)
+    host = pages(f"/overlays/{server.info['meeting']}/display/", staff=True, who="host",
+                 width=1100, height=700)
+    assert host.response.status == 200
+    assert host.locator("#display-list").get_attribute("data-live") == "poll"
+    server.chat(message("seen by the host", id="host-" + uuid.uuid4().hex[:8]))
+    (mid,) = chat_ids(mod, ["seen by the host"])
+    t0 = time.monotonic()
+    select(mod, [mid])
+    host.locator(f'.display-item[data-id="{mid}"]').wait_for(timeout=WAIT_MS)
+    assert time.monotonic() - t0 < 4.5
+    select(mod, [mid], pinned=True)
+    host.locator(f'.display-item.pinned[data-id="{mid}"]').wait_for(timeout=WAIT_MS)
+    assert not host.errors

@@ -71,6 +71,15 @@ def test_privmsg_maps_to_a_message_with_badges_roles_emotes():
         ("text", "hello ", ""),
         ("emote", "Kappa", "25"),
     ]
+    assert [f.image_url for f in ev.fragments] == [
+        "", "https://static-cdn.jtvnw.net/emoticons/v2/25/default/dark/2.0"
+    ]
+
+
+def test_emote_image_base_is_configurable_and_ids_are_url_quoted(settings):
+    settings.TWITCH_EMOTE_CDN = "https://cdn.example.test/tw/"
+    frags = parse_emotes("a Kappa", "emotesv2_a?b#..:2-6")
+    assert frags[1].image_url == "https://cdn.example.test/tw/emotesv2_a%3Fb%23../default/dark/2.0"
 
 
 def test_login_comes_from_the_prefix_not_the_display_name():
@@ -217,6 +226,9 @@ def test_both_paths_give_the_same_message_and_moderation_events():
         assert getattr(es_msg, field) == getattr(irc_msg, field), field
     assert es_msg.author.model_dump() == irc_msg.author.model_dump()
     assert es_msg.fragments == irc_msg.fragments
+    assert es_msg.fragments[1].image_url == (
+        "https://static-cdn.jtvnw.net/emoticons/v2/25/default/dark/2.0"
+    )
 
     irc_del = one("@login=viewer;room-id=;target-msg-id=m1;tmi-sent-ts=1700000005000 "
                   ":tmi.twitch.tv CLEARMSG #streamer :hello")

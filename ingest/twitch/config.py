@@ -23,6 +23,14 @@ def auth_url() -> str:
     return settings.TWITCH_AUTH_URL.rstrip("/") + "/"
 
 
+def emote_image_url(emote_id: str) -> str:
+    """Twitch's documented emote image URL (dark theme, 2x), under ``TWITCH_EMOTE_CDN``."""
+    from urllib.parse import quote
+
+    base = getattr(settings, "TWITCH_EMOTE_CDN", "") or "https://static-cdn.jtvnw.net/emoticons/v2/"
+    return f"{base.rstrip('/')}/{quote(str(emote_id), safe='')}/default/dark/2.0"
+
+
 def client_id() -> str:
     return settings.TWITCH_CLIENT_ID
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ..events import Author, Badge, ChatEvent, Fragment, Kind, SessionInfo, utcnow
+from .config import emote_image_url
 from .irc import IrcMessage
 
 PLATFORM = "twitch"
@@ -103,7 +104,14 @@ def parse_emotes(text: str, value: str) -> list[Fragment]:
             continue  # overlapping or out of range: ignore rather than corrupt the text
         if start > cursor:
             fragments.append(Fragment(type="text", text=text[cursor:start]))
-        fragments.append(Fragment(type="emote", text=text[start : end + 1], emote_id=emote_id))
+        fragments.append(
+            Fragment(
+                type="emote",
+                text=text[start : end + 1],
+                emote_id=emote_id,
+                image_url=emote_image_url(emote_id),
+            )
+        )
         cursor = end + 1
     if cursor < len(text):
         fragments.append(Fragment(type="text", text=text[cursor:]))
@@ -394,7 +402,10 @@ def _fragments(message) -> list[Fragment]:
     out = []
     for f in getattr(message, "fragments", None) or []:
         if f.type == "emote" and getattr(f, "emote", None) is not None:
-            out.append(Fragment(type="emote", text=f.text, emote_id=str(f.emote.id)))
+            eid = str(f.emote.id)
+            out.append(
+                Fragment(type="emote", text=f.text, emote_id=eid, image_url=emote_image_url(eid))
+            )
         elif f.type == "mention":
             out.append(Fragment(type="mention", text=f.text))
         elif f.type == "cheermote":

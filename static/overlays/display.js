@@ -1,6 +1,7 @@
 /* Display manager: reorder (SortableJS), pin, remove, limit, rotation, capture delay — per meeting.
  * Chat text is shown with textContent only. The list follows the moderation socket: when a
- * moderator selects/unselects a message elsewhere, or the platform deletes one, it refreshes. */
+ * moderator selects/unselects a message elsewhere, or the platform deletes one, it refreshes.
+ * Hosts cannot use that socket (moderators only): their list polls the state endpoint. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -112,10 +113,24 @@
   });
 
   render(JSON.parse(document.getElementById("display-initial").textContent));
-  var sock = new ChorusSocket("/ws/moderation/", {
-    onFrame: function (f) {
-      if (f.type === "message.updated" || f.type === "chat.moderation" || f.type === "display.reordered" || f.type === "hello") refresh();
-    },
-  });
-  sock.start();
+  // Hosts (not moderators) may not use /ws/moderation/: their page polls the state every 3 s,
+  // as does a moderator's while the socket is down.
+  var POLL_MS = 3000;
+  var pollTimer = null;
+  function polling(on) {
+    list.dataset.live = on ? "poll" : "socket";
+    if (on && !pollTimer) pollTimer = setInterval(refresh, POLL_MS);
+    if (!on && pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  }
+  if (script.dataset.live === "socket") {
+    var sock = new ChorusSocket("/ws/moderation/", {
+      onFrame: function (f) {
+        if (f.type === "message.updated" || f.type === "chat.moderation" || f.type === "display.reordered" || f.type === "hello") refresh();
+      },
+      onState: function (state) { polling(state !== "open"); },
+    });
+    sock.start();
+  } else {
+    polling(true);
+  }
 })();

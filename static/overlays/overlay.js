@@ -54,6 +54,22 @@
     body.classList.toggle("no-avatars", !s.avatars);
   }
 
+  // The streamer's custom CSS is a stylesheet of its own (never inlined). Saving settings sends
+  // overlay.settings with custom_css: true/false; the <link> follows without an OBS reload, and
+  // a new ?v= makes the browser fetch the changed stylesheet.
+  function customCss(on, refetch) {
+    var link = document.getElementById("custom-css");
+    if (!on) { if (link) link.remove(); return; }
+    if (link && !refetch) return;
+    if (!link) {
+      link = document.createElement("link");
+      link.id = "custom-css";
+      link.rel = "stylesheet";
+      document.head.appendChild(link);
+    }
+    link.href = config.css_path + "?v=" + Date.now();
+  }
+
   function messageNode(m) {
     var item = el("article", "item msg kind-" + (m.kind || "message"));
     item.dataset.id = m.id;
@@ -366,6 +382,8 @@
   // --- wire ---------------------------------------------------------------------------------------
   function onHello(frame) {
     window.chorusOverlay.hellos += 1;
+    // After a reconnect the stylesheet may have changed meanwhile: fetch it again.
+    if (frame.overlay) customCss(!!frame.overlay.custom_css, window.chorusOverlay.hellos > 1);
     // config.settings = saved settings + query-string overrides (rendered by the server).
     var st = frame.state || {};
     if (kind === "featured") { stage.textContent = ""; featuredSet(st.featured); }
@@ -394,10 +412,11 @@
       case "meeting.state": meetingState(frame); break;
       case "results": meetingResults(frame); break;
       case "overlay.settings":
-        // Query-string overrides win over saved settings; a reload applies the rest.
+        // Query-string overrides win over saved settings.
         var q = new URLSearchParams(location.search);
         Object.keys(frame.settings).forEach(function (k) { if (!q.has(k)) settings[k] = frame.settings[k]; });
         applySettings();
+        customCss(!!frame.custom_css, true);
         if (kind === "featured") { renderFeatured(false); restartRotation(); }
         break;
       case "overlay.revoked":
