@@ -466,3 +466,89 @@ def test_a_host_display_manager_follows_changes_by_polling(pages, server):
     select(mod, [mid], pinned=True)
     host.locator(f'.display-item.pinned[data-id="{mid}"]').wait_for(timeout=WAIT_MS)
     assert not host.errors
+
+
+def _silent_wav(seconds: float) -> bytes:
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(b"\x80" * int(8000 * seconds))
+    return buf.getvalue()
+
+
+def test_a_revolution_video_plays_to_its_end_not_for_hide_after_seconds(pages, server, browser):
+    """The alert stays while its video plays (3 s here, past hide_after=1) and leaves when it
+    ends; a video that cannot be loaded falls back to hide_after. The media and the alert frames
+    are injected by Playwright (a route for the file, a websocket route in front of the server)."""
+    token = server.info["tokens"]["alerts"]
+    ctx = browser.new_context(viewport={"width": 800, "height": 450})
+    try:
+        page = ctx.new_page()
+        page.route("**/media-test/ok.wav", lambda r: r.fulfill(
+            status=200, body=_silent_wav(3.0), content_type="audio/wav"))
+        page.route("**/media-test/missing.webm", lambda r: r.fulfill(status=404, body="no"))
+        routes = []
+
+        def on_ws(ws):
+            upstream = ws.connect_to_server()
+            ws.on_message(lambda m: upstream.send(m))
+            upstream.on_message(lambda m: ws.send(m))
+            routes.append(ws)
+
+        page.route_web_socket(f"**/ws/overlay/{token}/", on_ws)
+        page.goto(f"{server.url}/o/{token}/?hide_after=1")
+        page.wait_for_selector("body[data-conn=open]", timeout=WAIT_MS)
+
+        def alert(video):
+            routes[-1].send(json.dumps({
+                "type": "alert", "kind": "revolution", "meeting_id": server.info["meeting"],
+                "revolution_id": 1, "message": "Revolution!",
+                "video_url": f"{server.url}/media-test/{video}",
+            }))
+
+        alert("ok.wav")
+        page.locator(".alert video").wait_for(timeout=WAIT_MS)
+        t0 = time.monotonic()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.alert video'); return v && v.currentTime > 0; }",
+            timeout=WAIT_MS,
+        )
+        page.wait_for_timeout(1800)  # past hide_after (1 s): still on air while it plays
+        assert page.locator(".alert").count() == 1
+        page.wait_for_selector(".alert", state="detached", timeout=WAIT_MS)
+        played = time.monotonic() - t0
+        assert 2.0 < played < 6.0, played  # about the video's 3 s, not 1 s and not 60 s
+
+        alert("missing.webm")
+        page.locator(".alert").wait_for(timeout=WAIT_MS)
+        t1 = time.monotonic()
+        page.wait_for_selector(".alert", state="detached", timeout=WAIT_MS)
+        assert time.monotonic() - t1 < 4.0  # hide_after (1 s) once the video failed
+    finally:
+        ctx.close()
+
+
+def test_an_approval_does_not_bring_back_a_ticker_message_that_already_ran(pages, server):
+    mod = manager(pages, server)
+    ticker = overlay(pages, server, "ticker", "?hide_after=1&animation_out=none")
+    tag = uuid.uuid4().hex[:8]
+    server.chat(message(f"ran once {tag}", id="ran-" + tag))
+    (mid,) = chat_ids(mod, [f"ran once {tag}"])
+    item = ticker.locator(f'.item[data-id="{mid}"]')
+    item.wait_for(timeout=WAIT_MS)
+    item.wait_for(state="detached", timeout=WAIT_MS)  # hide_after
+    # A moderator approves it now: the server sends it to the ticker again (for pages that show
+    # approved messages only); this "all" page already ran it and must not run it twice.
+    mod.evaluate("id => window.__mod.send('message.update', {message_id: id, status: 'reviewed'})", mid)
+    approved_only = overlay(pages, server, "ticker", "?filter=approved")
+    server.chat(message(f"later {tag}", id="later-" + tag))
+    (later,) = chat_ids(mod, [f"later {tag}"])
+    ticker.locator(f'.item[data-id="{later}"]').wait_for(timeout=WAIT_MS)
+    assert ticker.locator(f'.item[data-id="{mid}"]').count() == 0
+    # The approved-only page got it with the approval's state (its hello lists recent messages).
+    approved_only.locator(f'.item[data-id="{mid}"]').wait_for(timeout=WAIT_MS)

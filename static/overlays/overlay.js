@@ -181,7 +181,11 @@
   function tickerAdd(messages) {
     messages.forEach(function (m) {
       if (settings.filter === "approved" && m.status !== "reviewed" && m.status !== "sent") return;
-      if (stage.querySelector('.item[data-id="' + m.id + '"]')) return;
+      // Each message runs once: a moderator approving one that already ran (hidden by
+      // hide-after, or scrolled off) does not bring it back.
+      if (ticker.ids.indexOf(m.id) !== -1) return;
+      ticker.ids.push(m.id);
+      if (ticker.ids.length > 1000) ticker.ids.splice(0, ticker.ids.length - 1000);
       var n = animateIn(messageNode(m));
       stage.appendChild(n);
       hideLater(n);
@@ -192,6 +196,7 @@
 
   // --- alerts -----------------------------------------------------------------------------------
   var alerts = { queue: [], current: null };
+  var VIDEO_MAX_SECONDS = 60;
   var ALERT_TITLE = { paid: "Super chat", membership: "New member", gift: "Gift", follow: "New follower" };
 
   function alertPush(a) {
@@ -222,8 +227,31 @@
     }
     stage.appendChild(animateIn(box));
     var seconds = settings.hide_after > 0 ? settings.hide_after : 8;
-    a.timer = setTimeout(function () { animateOut(box, alertNext); }, seconds * 1000);
+    var finished = false;
+    function finish() {
+      if (finished) return;
+      finished = true;
+      clearTimeout(a.timer);
+      animateOut(box, alertNext);
+    }
     a.node = box;
+    var video = box.querySelector("video");
+    if (video) {
+      // A revolution video plays to its end (at most VIDEO_MAX_SECONDS), not for hide-after
+      // seconds; a video that cannot play falls back to hide-after.
+      video.addEventListener("ended", finish);
+      video.addEventListener("error", function () {
+        clearTimeout(a.timer);
+        a.timer = setTimeout(finish, seconds * 1000);
+      });
+      var playing = video.play && video.play();
+      if (playing && playing.catch) {
+        playing.catch(function () { video.muted = true; return video.play(); }).catch(function () {});
+      }
+      a.timer = setTimeout(finish, VIDEO_MAX_SECONDS * 1000);
+    } else {
+      a.timer = setTimeout(finish, seconds * 1000);
+    }
   }
 
   function alertsRemove(ids) {
@@ -387,7 +415,13 @@
     // config.settings = saved settings + query-string overrides (rendered by the server).
     var st = frame.state || {};
     if (kind === "featured") { stage.textContent = ""; featuredSet(st.featured); }
-    else if (kind === "ticker") { stage.textContent = ""; tickerAdd(st.messages || []); }
+    else if (kind === "ticker") {
+      // After a reconnect: what was on screen comes back; what had run and left stays gone.
+      var onScreen = Array.prototype.map.call(stage.querySelectorAll(".item:not(.anim-out)"), function (n) { return Number(n.dataset.id); });
+      ticker.ids = ticker.ids.filter(function (id) { return onScreen.indexOf(id) === -1; });
+      stage.textContent = "";
+      tickerAdd(st.messages || []);
+    }
     else if (kind === "question" || kind === "wordcloud" || kind === "scoreboard") meetingState(st.meeting);
     else if (kind === "joincard") joinCard(st.join);
   }
