@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# Unambiguous characters: no 0/O, 1/I/L, no vowels-only words either way.
-JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+# Unambiguous characters, read off a projector or said aloud: no 0/O, 1/I/L, 8/B, 5/S, 2/Z, U/V.
+JOIN_CODE_ALPHABET = "ACDEFGHJKMNPQRTVWXY2345679"
 JOIN_CODE_LENGTH = 6
 
 
