@@ -853,7 +853,7 @@ def _record_answers(question_id, answers, meeting_id) -> BatchResult:
         for pid, i in chosen.items():
             outcomes[i] = OK if pid in inserted else DUPLICATE
         if q.kind == QuestionKind.QUIZ and inserted:
-            first_winner = _score_quiz(m, q, [by_pid[p] for p in inserted], now)
+            first_winner = _score_quiz(m, q, [by_pid[p] for p in inserted])
     return BatchResult(m.pk, [o or "invalid" for o in outcomes], first_winner)
 
 
@@ -919,7 +919,7 @@ def _insert_votes(question_id: int, votes: list[_NewVote], batch: str) -> set[in
     return inserted
 
 
-def _score_quiz(m: Meeting, q: Question, votes: list[_NewVote], now) -> int | None:
+def _score_quiz(m: Meeting, q: Question, votes: list[_NewVote]) -> int | None:
     correct = sorted(
         (v for v in votes if v.correct), key=lambda v: (v.created_at, v.participant_id)
     )
